@@ -17,17 +17,20 @@ done
 best='' best_ver=0
 for p in "${candidates[@]}"; do
     # An interpreter must have working ssl (pip), venv and ensurepip (ansible-test venvs).
-    ver=$("$p" -c 'import ssl, venv, ensurepip, sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null) || continue
+    # Print the real interpreter, not a pyenv shim that depends on the caller's HOME.
+    out=$("$p" -c 'import ssl, venv, ensurepip, sys; print("%d.%d.%d" % sys.version_info[:3], sys.executable)' 2>/dev/null) || continue
+    ver=${out%% *}
+    real=${out#* }
     # 3.12.1 from pyenv failed TLS to the package index inside ansible-test venvs (LAB_NOTES).
     [ "$ver" = "3.12.1" ] && continue
     newest=$(printf '%s\n%s\n' "$best_ver" "$ver" | sort -V | tail -n1)
     if [ "$newest" = "$ver" ] && [ "$ver" != "$best_ver" ]; then
-        best=$p best_ver=$ver
+        best=$real best_ver=$ver
     fi
 done
 
 if [ -n "$best" ]; then
     echo "$best requirements/controller.txt"
 else
-    echo "$(command -v python3) requirements/controller-py311.txt"
+    echo "$(python3 -c 'import sys; print(sys.executable)') requirements/controller-py311.txt"
 fi

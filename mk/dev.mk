@@ -10,7 +10,8 @@ VENV_BASE_PYTHON := $(word 1,$(VENV_PICK))
 VENV_REQUIREMENTS := $(word 2,$(VENV_PICK))
 VENV := .venv
 # The machine's python3 is 3.11: the oldest controller Python ansible-core 2.18 runs on here.
-OLDEST_BASE_PYTHON := $(shell command -v python3.11 || command -v python3)
+OLDEST_BASE_PYTHON := $(shell for p in python3.11 python3; do \
+	command -v $$p >/dev/null && exec $$p -c 'import sys; print(sys.executable)'; done)
 OLDEST_REQUIREMENTS := requirements/oldest.txt
 VENV_OLDEST := .venv-oldest
 # A stamp per requirements file and interpreter: a change to either re-creates the venv.
