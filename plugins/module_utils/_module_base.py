@@ -65,6 +65,9 @@ class ModuleRunner(object):
             runner.cleanup()
             module.fail_json(msg=str(exc), **runner.result)
         runner.cleanup()
+        # Say so explicitly: a result carrying a tool's non-zero rc (dmpd_check with
+        # fail_on_error=false) would otherwise be taken for a failure.
+        runner.result['failed'] = False
         module.exit_json(**runner.result)
 
 
