@@ -204,7 +204,30 @@ def build(distro, force=False):
         for stale in glob.glob(os.path.join(cache_dir(), f".build-{distro}-*")):
             print(f"lab: removing stale build {stale}", flush=True)
             _remove_tree(stale)
-        return _build_locked(distro, suite, key, recipe, final)
+        built = _build_locked(distro, suite, key, recipe, final)
+        _prune_old_images(distro, keep=final)
+        return built
+
+
+def _in_use(path):
+    """Whether a running process (a lab guest) names path on its command line."""
+    needle = path.encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if needle in f.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _prune_old_images(distro, keep):
+    """Delete this distro's images of older recipes, unless a running guest still boots from one."""
+    for old in glob.glob(os.path.join(cache_dir(), f"{distro}-*")):
+        if old != keep and os.path.isdir(old) and not _in_use(old + "/"):
+            print(f"lab: removing outdated image {old}", flush=True)
+            _remove_tree(old)
 
 
 def _build_locked(distro, suite, key, recipe, final):

@@ -14,7 +14,7 @@ LAB_DISKS ?= 2
 LAB_DISK_SIZE ?= 4G
 LAB_KVM ?=
 LAB_DIR ?= $(CURDIR)/.lab
-export VENV LAB_DISTROS LAB_COUNT LAB_MEMORY LAB_CPUS LAB_DISKS LAB_DISK_SIZE LAB_KVM LAB_DIR
+export LAB_PYTHON VENV LAB_DISTROS LAB_COUNT LAB_MEMORY LAB_CPUS LAB_DISKS LAB_DISK_SIZE LAB_KVM LAB_DIR
 
 LAB_INVENTORY := $(LAB_DIR)/inventory.yml
 
@@ -32,24 +32,7 @@ lab-down: ## lab: stop the guests lab-up started and remove their disks
 lab-status: ## lab: list the lab guests
 	@$(LAB) status
 
-# image -> up -> pytest lab tests -> dmpd tests per host -> molecule smoke -> down (always).
-lab-test: ## lab: boot the fleet, run the integration tests and molecule scenarios on it, tear it down
-	@start=$$(date +%s); \
-	teardown() { $(LAB) down; echo "lab-test: $$1 after $$(( $$(date +%s) - start ))s"; }; \
-	trap 'rc=$$?; trap - EXIT; teardown "$$([ $$rc = 0 ] && echo passed || echo FAILED)"; exit $$rc' EXIT; \
-	trap 'exit 130' INT TERM; \
-	set -euo pipefail; \
-	test -x $(VENV)/bin/ansible || { echo "lab-test: $(VENV)/bin/ansible is missing; run make venv" >&2; exit 1; }; \
-	$(LAB) image; \
-	$(LAB) up; \
-	echo "lab-test: fleet up after $$(( $$(date +%s) - start ))s"; \
-	export STS_DM_INVENTORY=$(LAB_INVENTORY) PATH="$(abspath $(VENV))/bin:$$PATH"; \
-	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/integration/lab; \
-	if [ -d tests/integration/dmpd ] && ls tests/integration/dmpd/test_*.py >/dev/null 2>&1; then \
-	  if $(MAKE) -n install >/dev/null 2>&1; then $(MAKE) --no-print-directory install; fi; \
-	  for host in $$($(LAB) hosts); do \
-	    echo "lab-test: tests/integration/dmpd on $$host"; \
-	    STS_DM_HOSTS=$$host $(VENV)/bin/python -m pytest -p no:cacheprovider tests/integration/dmpd; \
-	  done; \
-	fi; \
-	$(VENV)/bin/molecule test -s smoke
+# image -> up -> tests/integration/lab -> tests/integration/dmpd per host -> molecule smoke -> down
+# (always, even on failure). LAB_TEST_DMPD=0 skips the dmpd tests.
+lab-test: ## lab: boot the fleet, run the integration tests and molecule smoke on it, tear it down
+	@lab/lab-test.sh

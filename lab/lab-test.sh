@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The lab stage: image -> up -> lab host tests -> dmpd tests on every host -> molecule smoke -> down.
+# The fleet is always torn down, whatever fails. Every step runs even when an earlier test step
+# failed (the fleet is up anyway); the exit status says whether all passed.
+# Usage: lab/lab-test.sh   (settings from the environment, see docs/lab.md; VENV defaults to .venv)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+VENV=${VENV:-.venv}
+LAB=("${LAB_PYTHON:-python3}" lab/lab.py)
+LAB_DIR=${LAB_DIR:-$PWD/.lab}
+LAB_TEST_DMPD=${LAB_TEST_DMPD:-1}
+export VENV LAB_DIR
+start=$(date +%s)
+failed=()
+
+elapsed() { echo "$(( $(date +%s) - start ))s"; }
+step() { echo; echo "=== lab-test [$(elapsed)]: $*"; }
+
+teardown() {
+    local rc=$?
+    trap - EXIT INT TERM
+    step "down"
+    "${LAB[@]}" down
+    if [ "$rc" -eq 0 ] && [ "${#failed[@]}" -eq 0 ]; then
+        echo "lab-test: passed in $(elapsed)"
+    else
+        echo "lab-test: FAILED in $(elapsed): ${failed[*]:-setup (rc=$rc)}" >&2
+        [ "$rc" -eq 0 ] && rc=1
+    fi
+    exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+if [ ! -x "$VENV/bin/ansible" ] || [ ! -x "$VENV/bin/molecule" ]; then
+    echo "lab-test: $VENV has no ansible or molecule; run make venv" >&2
+    exit 1
+fi
+
+step "image"
+"${LAB[@]}" image || exit 1
+step "up"
+"${LAB[@]}" up || exit 1
+echo "lab-test: fleet up after $(elapsed)"
+
+export STS_DM_INVENTORY="$LAB_DIR/inventory.yml"
+venv_bin=$(cd "$VENV" && pwd)/bin
+export PATH="$venv_bin:$PATH"
+
+step "pytest tests/integration/lab"
+"$VENV/bin/python" -m pytest -p no:cacheprovider tests/integration/lab || failed+=("tests/integration/lab")
+
+if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
+    # the dmpd tests drive the installed collection
+    if make -n install >/dev/null 2>&1; then
+        step "make install"
+        make --no-print-directory install || failed+=("make install")
+    fi
+    # one pytest per host, all hosts at once; each writes its own log
+    declare -A pids
+    for host in $("${LAB[@]}" hosts); do
+        step "pytest tests/integration/dmpd on $host (log: $LAB_DIR/dmpd-$host.log)"
+        STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider tests/integration/dmpd \
+            >"$LAB_DIR/dmpd-$host.log" 2>&1 &
+        pids[$host]=$!
+    done
+    for host in "${!pids[@]}"; do
+        if wait "${pids[$host]}"; then
+            echo "lab-test [$(elapsed)]: dmpd tests on $host passed: $(tail -n 1 "$LAB_DIR/dmpd-$host.log")"
+        else
+            echo "lab-test [$(elapsed)]: dmpd tests on $host FAILED; the end of its log:" >&2
+            tail -n 40 "$LAB_DIR/dmpd-$host.log" >&2
+            failed+=("tests/integration/dmpd on $host")
+        fi
+    done
+fi
+
+step "molecule test -s smoke"
+"$VENV/bin/molecule" test -s smoke || failed+=("molecule smoke")
+
+[ "${#failed[@]}" -eq 0 ]
