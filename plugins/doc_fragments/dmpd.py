@@ -17,6 +17,7 @@ notes:
     device-mapper for files.
   - Tool generations differ; an option the installed generation lacks fails with a message
     naming the option and the installed version.
+options: {}
 '''
 
     FAMILY = r'''

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import time
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import (
@@ -50,6 +51,10 @@ def resolve_family(wanted, sb, path):
         return sb.family
     raise DmpdError('cannot tell the metadata family of %s: %s; give family (thin, cache or era) '
                     'to run the tools anyway' % (path, sb.describe()), family=None)
+
+
+def _octal(mode):
+    return None if mode is None else '%04o' % mode
 
 
 def backup_name(backup_dir, dest, suffix):
@@ -159,6 +164,9 @@ class DumpRunner(DmpdRunner):
         parent = os.path.dirname(os.path.abspath(dest))
         if not os.path.isdir(parent):
             raise DmpdError('dest %s: its directory %s does not exist' % (dest, parent))
+        if not re.match(r'^0?[0-7]{3}$', p['mode']):
+            raise DmpdError('mode %r is not an octal file mode such as 0600' % p['mode'])
+        mode = int(p['mode'], 8)
         self.tool_facts()
         family = resolve_family(p['family'], sb, path)
         if p['format'] == 'human_readable' and family != 'thin':
@@ -175,12 +183,15 @@ class DumpRunner(DmpdRunner):
             old_digest = md.sha256_file(dest) if dest_kind == 'file' else None
             self.result.update(path=path, dest=dest, family=family, format=p['format'],
                                cmd=res.cmd, sha256=new_digest, size=os.path.getsize(tmp))
-            self.result['changed'] = new_digest != old_digest
+            old_mode = os.stat(dest).st_mode & 0o7777 if dest_kind == 'file' else None
+            self.result['changed'] = new_digest != old_digest or old_mode != mode
             if self.result['changed']:
-                self.set_diff(dict(path=dest, sha256=old_digest), dict(path=dest, sha256=new_digest))
+                self.set_diff(dict(path=dest, sha256=old_digest, mode=_octal(old_mode)),
+                              dict(path=dest, sha256=new_digest, mode=_octal(mode)))
                 if not self.check_mode:
-                    os.chmod(tmp, int(p['mode'], 8))
-                    self.module.atomic_move(tmp, dest, unsafe_writes=False)
+                    if new_digest != old_digest:
+                        self.module.atomic_move(tmp, dest, unsafe_writes=False)
+                    os.chmod(dest, mode)
         finally:
             remove_quietly(tmp)
 
@@ -191,7 +202,7 @@ class InstallRunner(DmpdRunner):
 
     role_src = 'src'
 
-    def build_candidate(self, family, candidate):
+    def build_candidate(self, family, out):
         raise NotImplementedError
 
     def source_family(self):
@@ -249,6 +260,7 @@ class InstallRunner(DmpdRunner):
 
     def install(self, family, dest, dest_kind, candidate, size, scratch):
         p = self.params
+        # A new file is the owner's alone; an existing one keeps its mode.
         mode = os.stat(dest).st_mode & 0o7777 if dest_kind == 'file' else 0o600
         md.create_sparse(candidate, size, mode)
         res = self.build_candidate(family, candidate)
@@ -289,6 +301,7 @@ class InstallRunner(DmpdRunner):
             self.build_candidate(family, dest)
         else:
             self.module.atomic_move(candidate, dest, unsafe_writes=False)
+            os.chmod(dest, mode)
         verify = self.dmpd.run(tool_for(family, 'check').name, input=dest)
         if not verify.ok:
             raise DmpdError('the metadata written to %s does not pass %s: %s'

@@ -305,7 +305,7 @@ class Dmpd(object):
         result = self.run(tool_name, **options)
         if not result.ok:
             message = (result.stderr or result.stdout).strip().splitlines()
-            raise DmpdError('%s failed (rc=%d, %s): %s' % (what or tool_name, result.rc, result.outcome,
-                                                          ' / '.join(message[-5:]) or 'no output'),
+            summary = ' / '.join(message[-5:]) or 'no output'
+            raise DmpdError('%s failed (rc=%d, %s): %s' % (what or tool_name, result.rc, result.outcome, summary),
                             **result.as_dict())
         return result

@@ -18,7 +18,7 @@ description:
   - Reading the metadata of an active pool is refused unless O(metadata_snap=true); options that
     write (O(clear_needs_check_flag), O(auto_repair)) are always refused on metadata in use.
 author:
-  - sts.devicemapper developers
+  - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dmpd

@@ -15,7 +15,7 @@ description:
     Python memory. O(dest) is replaced only when the content differs, so the task reports
     changed only when the dump changed.
 author:
-  - sts.devicemapper developers
+  - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dmpd

@@ -15,12 +15,15 @@ description:
     C(thin_ls) rows, C(thin_delta) differences, and metadata size estimates in bytes and
     sectors whatever the tool generation prints.
 author:
-  - sts.devicemapper developers
+  - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
   - sts.devicemapper.dmpd
 attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
   platform:
     platforms: posix
 options:

@@ -17,7 +17,7 @@ description:
     metadata the task reports ok and writes nothing. O(src) is never written.
   - The same safety as M(sts.devicemapper.dmpd_restore) applies to O(dest).
 author:
-  - sts.devicemapper developers
+  - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dmpd

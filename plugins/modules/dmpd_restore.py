@@ -19,7 +19,7 @@ description:
   - Never writes to metadata that an active device-mapper device uses.
   - A missing O(dest) file is created (mode 0600) and sized as the tools need.
 author:
-  - sts.devicemapper developers
+  - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dmpd

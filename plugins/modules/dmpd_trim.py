@@ -16,7 +16,7 @@ description:
   - Discards cannot be observed afterwards, so a real run always reports changed; check mode
     runs nothing and reports the command it would run.
 author:
-  - sts.devicemapper developers
+  - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dmpd

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Damage metadata files on a test host in known ways (run there by ansible.builtin.script).
 
   forge.py set-needs-check FILE       set the needs_check flag (thin or cache), re-checksummed
@@ -20,7 +19,7 @@ def _crc32c_table():
     table = []
     for i in range(256):
         crc = i
-        for _ in range(8):
+        for _bit in range(8):
             crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
         table.append(crc)
     return table
