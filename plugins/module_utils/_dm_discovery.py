@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sts.devicemapper
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Discovery layer: every dm device with its table and parsed status in three dmsetup calls.
+
+``INFO_ARGV``, ``TABLE_ARGV`` and ``STATUS_ARGV`` (all in ``DISCOVERY_ARGVS``) are the only
+commands needed whatever the number of devices; ``discover(run)`` runs exactly those through
+``run(argv) -> (rc, stdout, stderr)`` (the module layer passes ``module.run_command``) and
+hands the outputs to ``parse_all``, which is pure and unit-tested on captured output.
+
+``parse_all(info, table, status)`` -> ``(facts, tables)``:
+- ``facts``: ``{name: dict}`` ready for a task result: name, uuid, blkdevname, major, minor,
+  devno, live_table, inactive_table, suspended, readonly, open_count, segment_count, events,
+  devnos_used, names_using_dev, target_types, table (redacted lines: no crypt key) and status
+  (one parsed dict per segment, see ``_dm_status``);
+- ``tables``: ``{name: Table}`` (typed, for comparisons by the module layer).
+
+``dmsetup info -c`` columns and their meaning are the same in dmsetup 1.02.185 (Debian 12) and
+1.02.205 (Debian 13); when no device exists each of the three commands prints
+``No devices found`` (info twice) with rc 0.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_status import parse_status
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, parse_multi
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+
+# '|' never appears in a name or uuid that dmsetup shows: it is outside the characters
+# libdevmapper leaves unmangled.
+SEPARATOR = '|'
+# No blkdevname: dmsetup cannot resolve it for a device without a table and then fails the
+# whole report (seen on both guests); it is always dm-<minor> anyway.
+INFO_FIELDS = ('name', 'uuid', 'major', 'minor', 'attr', 'open', 'segments', 'events',
+               'devnos_used', 'names_using_dev')
+INFO_ARGV = ['dmsetup', 'info', '-c', '--noheadings', '--separator', SEPARATOR, '-o', ','.join(INFO_FIELDS)]
+TABLE_ARGV = ['dmsetup', 'table']
+STATUS_ARGV = ['dmsetup', 'status']
+DISCOVERY_ARGVS = (INFO_ARGV, TABLE_ARGV, STATUS_ARGV)
+NO_DEVICES = 'No devices found'
+
+
+def _list(value):
+    return [v for v in value.split(',') if v] if value else []
+
+
+def parse_info(text):
+    """``dmsetup info -c`` output (``INFO_ARGV``) -> ``{name: dict}``."""
+    out = {}
+    for line in (text or '').splitlines():
+        if not line.strip() or line.strip() == NO_DEVICES:
+            continue
+        cols = line.split(SEPARATOR)
+        if len(cols) != len(INFO_FIELDS):
+            raise DmError('dmsetup info line %r: expected %d columns separated by %r (%s), got %d'
+                          % (line, len(INFO_FIELDS), SEPARATOR, ','.join(INFO_FIELDS), len(cols)))
+        row = dict(zip(INFO_FIELDS, cols))
+        attr = row['attr'].ljust(4, '-')
+        out[row['name']] = {
+            'name': row['name'],
+            'uuid': row['uuid'] or None,
+            'blkdevname': 'dm-%s' % row['minor'],
+            'major': int(row['major']),
+            'minor': int(row['minor']),
+            'devno': '%s:%s' % (row['major'], row['minor']),
+            'live_table': attr[0] == 'L',
+            'inactive_table': attr[1] == 'I',
+            'suspended': attr[2] == 's',
+            'readonly': attr[3] == 'r',
+            'open_count': int(row['open']) if row['open'] else 0,
+            'segment_count': int(row['segments']) if row['segments'] else 0,
+            'events': int(row['events']) if row['events'] else 0,
+            'devnos_used': _list(row['devnos_used']),
+            'names_using_dev': _list(row['names_using_dev']),
+        }
+    return out
+
+
+def parse_all(info_text, table_text, status_text):
+    """The three outputs -> ``(facts, tables)``; see the module docstring."""
+    facts = parse_info(info_text)
+    tables = {}
+    table_lines = parse_multi(table_text)
+    status_lines = parse_multi(status_text)
+    for name, dev in facts.items():
+        table = Table.parse(table_lines.get(name, []))
+        tables[name] = table
+        dev['target_types'] = [seg.target_type for seg in table]
+        dev['table'] = table.lines()
+        statuses = []
+        for line in status_lines.get(name, []):
+            words = line.split()
+            parsed = parse_status(words[2], words[3:])
+            parsed.update(start=int(words[0]), length=int(words[1]), target_type=words[2])
+            statuses.append(parsed)
+        dev['status'] = statuses
+    return facts, tables
+
+
+def discover(run):
+    """Run the three discovery commands through ``run(argv) -> (rc, stdout, stderr)``; ``parse_all`` them."""
+    outputs = []
+    for argv in DISCOVERY_ARGVS:
+        rc, stdout, stderr = run(list(argv))
+        if rc != 0:
+            raise DmError('%s failed (rc %d): %s' % (' '.join(argv), rc, (stderr or stdout).strip()),
+                          cmd=list(argv), rc=rc, stdout=stdout, stderr=stderr)
+        outputs.append(stdout)
+    return parse_all(*outputs)
+
+
+def select(facts, names=None, target_types=None, uuid_prefix=None):
+    """The devices of ``facts`` that match every filter given (names, any of the target types, uuid prefix)."""
+    out = {}
+    for name, dev in facts.items():
+        if names and name not in names:
+            continue
+        if target_types and not set(dev.get('target_types', [])) & set(target_types):
+            continue
+        if uuid_prefix and not (dev.get('uuid') or '').startswith(uuid_prefix):
+            continue
+        out[name] = dev
+    return out
