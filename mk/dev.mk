@@ -86,7 +86,8 @@ install: venv ## build the collection into build/ and install it into .venv (ans
 
 integration-local: install apt-dev ## integration tests on this host's real dmpd tools (tests/integration/dmpd)
 	$(call banner,integration-local: pytest tests/integration/dmpd)
-	hack/pytest-dir.sh $(VENV) tests/integration/dmpd -v
+	@# Two workers: each ansible call is mostly Python start-up, and the machine has two cores.
+	hack/pytest-dir.sh $(VENV) tests/integration/dmpd -v -n 2
 
 docs: install ## HTML docs site of the collection into docs/build (antsibull-docs + sphinx, offline)
 	$(call banner,docs: antsibull-docs + sphinx into docs/build)

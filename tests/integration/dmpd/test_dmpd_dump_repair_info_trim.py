@@ -130,3 +130,35 @@ def test_trim_refuses_a_file_as_data_device(host, scratch):
     host.module('dmpd_restore', src=host.path('cache-small.xml'), dest=cache)
     wrong = host.module('dmpd_trim', metadata_dev=cache, data_dev=data, expect_failure=True)
     assert 'thin_trim needs thin pool metadata' in wrong['msg']
+
+
+@pytest.fixture
+def loop_device(host, scratch):
+    """A 64 MiB data file filled with non-zero bytes, attached to a loop device (needs root)."""
+    data = scratch + '/pool-data.img'
+    host.command('dd', 'if=/dev/urandom', 'of=' + data, 'bs=1M', 'count=64', 'status=none')
+    attach = host.command('losetup', '--find', '--show', data, expect_failure=None)
+    if attach['rc'] != 0:
+        pytest.skip('no loop device on the test host (losetup: %s)' % attach.get('stderr', '').strip())
+    device = attach['stdout'].strip()
+    yield device, data
+    host.command('losetup', '--detach', device, expect_failure=None)
+
+
+def _allocated_kib(host, path):
+    return int(host.command('du', '--block-size=1K', path)['stdout'].split()[0])
+
+
+def test_trim_discards_exactly_the_free_blocks(host, scratch, loop_device):
+    device, data = loop_device
+    meta = scratch + '/thin.meta'
+    host.module('dmpd_restore', src=host.path('thin-small.xml'), dest=meta)
+    assert _allocated_kib(host, data) >= 64 * 1024
+    planned = host.module('dmpd_trim', metadata_dev=meta, data_dev=device, check=True)
+    assert planned['changed'] is True and planned['cmd'][-4:] == ['--data-dev', device, '--metadata-dev', meta]
+    assert _allocated_kib(host, data) >= 64 * 1024, 'check mode discarded blocks'
+    done = host.module('dmpd_trim', metadata_dev=meta, data_dev=device)
+    assert done['changed'] is True
+    host.command('sync')
+    # thin-small.xml maps data blocks 0-3, 20 and 21 (64 KiB each): only those stay allocated.
+    assert _allocated_kib(host, data) <= 6 * 64 + 64
