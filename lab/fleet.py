@@ -276,8 +276,7 @@ def up(distros):
     cfg = settings()
     hostdeps.ensure(hostdeps.FLEET_PROGRAMS)
     start = time.monotonic()
-    for distro in distros:
-        image.build(distro)
+    image.build_all(distros)
     wanted = [(f"{d}-{i}", d) for d in distros for i in range(1, cfg["count"] + 1)]
     key_blob = _ensure_key()
     os.makedirs(hosts_dir(), exist_ok=True)
@@ -291,7 +290,7 @@ def up(distros):
         if host and _running_pid(name) and host["image"] == image.image_dir(distro):
             print(f"lab: {name} is already running (ssh port {host['port']})")
         else:
-            if host:
+            if os.path.isdir(os.path.join(hosts_dir(), name)):
                 _stop_host(name)
             accel = accel or _accel(cfg)
             host = _start_host(name, distro, cfg, key_blob, accel)

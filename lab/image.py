@@ -7,6 +7,7 @@ changes. The directory appears by an atomic rename once complete, under a per-di
 so two builds racing for the same image build it once.
 """
 
+import concurrent.futures
 import fcntl
 import glob
 import hashlib
@@ -209,6 +210,13 @@ def build(distro, force=False):
         return built
 
 
+def build_all(distros, force=False):
+    """Build the images of several distros at once (debootstrap waits mostly on the network)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(distros) or 1) as pool:
+        futures = [pool.submit(build, d, force) for d in distros]
+        return [f.result() for f in futures]
+
+
 def _in_use(path):
     """Whether a running process (a lab guest) names path on its command line."""
     needle = path.encode()
@@ -259,6 +267,8 @@ def _build_locked(distro, suite, key, recipe, final):
         versions = dict(line.split("\t", 1) for line in packages.splitlines() if "\t" in line)
         print(f"  [{distro} {time.monotonic() - start:4.0f}s] making ext4 and qcow2", flush=True)
         raw = os.path.join(work, "root.ext4")
+        with open(raw, "wb") as f:
+            f.truncate(recipe["image_size_mib"] * 2**20)
         subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "stsroot", "-d", root, raw,
                         f"{recipe['image_size_mib']}M"], check=True)
         subprocess.run(["qemu-img", "convert", "-O", "qcow2", raw, os.path.join(work, "base.qcow2")], check=True)

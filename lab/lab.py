@@ -36,8 +36,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.command == "image":
-        for distro in args.distros or distros_from_env():
-            image.build(distro, force=args.force)
+        image.build_all(args.distros or distros_from_env(), force=args.force)
         return 0
     import fleet
     if args.command == "up":

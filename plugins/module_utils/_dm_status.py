@@ -31,7 +31,8 @@ def _counted(tokens, index):
 
 
 def thin_pool(t):
-    """``<transaction id> <used>/<total metadata> <used>/<total data> <held root|-> <mode> <discard> <no space> <needs_check|-> [<metadata low water mark>]``."""
+    """``<transaction id> <used>/<total metadata> <used>/<total data> <held root|-> <mode> <discard> <no space>``
+    ``<needs_check|-> [<metadata low water mark>]``."""
     out = {'transaction_id': int(t[0])}
     out['used_metadata_blocks'], out['total_metadata_blocks'] = _ratio(t[1])
     out['used_data_blocks'], out['total_data_blocks'] = _ratio(t[2])

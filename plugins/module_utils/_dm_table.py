@@ -7,9 +7,9 @@
   (``segment.target_type`` and ``segment.args`` give its type and args).
 - ``Table(segments)``; ``Table.parse(text)`` reads ``dmsetup table NAME`` output (or what a
   user writes: one ``start length type args...`` line per segment);
-  ``parse_multi(text)`` reads the all-device ``dmsetup table`` form (``name: start len type
-  args``, one line per segment, repeated name for multi-segment devices) into
-  ``{name: Table}``.
+  ``parse_multi(text)`` splits the all-device ``dmsetup table`` / ``status`` form (``name:
+  start len type args``, one line per segment, the name repeated for multi-segment devices)
+  into ``{name: [lines]}``; ``parse_multi_tables(text)`` gives ``{name: Table}``.
 - ``Table.format()``: the table as one string, one line per segment, for ``dmsetup
   create NAME`` / ``dmsetup load NAME`` as stdin (or a single ``--table`` argv element);
   nothing here goes through a shell. ``Table.redacted()`` is the same with secrets hidden.
@@ -29,8 +29,7 @@ import os
 import re
 import stat
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import (
-    DEVNO_RE, DmError, from_params, parse_target)
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, from_params, parse_target
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 # The kernel's limits (include/uapi/linux/dm-ioctl.h), both counting the trailing NUL.
@@ -68,8 +67,8 @@ def validate_uuid(uuid):
     if not isinstance(uuid, str) or not uuid:
         raise DmError('device uuid %r: expected a non-empty string' % (uuid,))
     if len(uuid.encode('utf-8')) > DM_UUID_LEN - 1:
-        raise DmError('device uuid %r: %d bytes; the kernel allows at most %d' % (uuid, len(uuid.encode('utf-8')),
-                                                                                 DM_UUID_LEN - 1))
+        raise DmError('device uuid %r: %d bytes; the kernel allows at most %d'
+                      % (uuid, len(uuid.encode('utf-8')), DM_UUID_LEN - 1))
     if not _NAME_RE.match(uuid):
         raise DmError('device uuid %r: expected only letters, digits and # + - . : = @ _' % uuid)
     return uuid
@@ -266,7 +265,7 @@ class Table(object):
         return '<Table %r>' % self.lines()
 
 
-def parse_multi(text, strict=False):
+def parse_multi(text):
     """The all-device ``dmsetup table`` (or ``status``) output -> ``{name: [lines]}`` in order.
 
     A name may hold ':' (``a:b: 0 8 zero``), so the split is on the last ': ' before the
@@ -294,7 +293,3 @@ def parse_multi_tables(text, strict=False):
 
 
 _MULTI_RE = re.compile(r'^(.+?): (\d+ \d+ \S+.*)$')
-
-
-def is_devno(value):
-    return bool(DEVNO_RE.match(str(value)))

@@ -27,7 +27,12 @@ Echoes learned from the lab kernels (tests/unit/plugins/module_utils/fixtures/dm
 on 6.1 a flakey table without features comes back with a trailing ``0``, on 6.12 with
 ``2 error_reads error_writes``; 6.1 rejects the error_reads and random_*_corrupt features;
 multipath path selectors echo a repeat_count of 1; integrity adds its defaulted options;
-crypt keys come back as zeros of the same length (keyring references stay as written).
+crypt keys come back as zeros of the same length (keyring references stay as written);
+verity options come back in the kernel's order (``ignore_corruption`` before
+``ignore_zero_blocks``); cache echoes its constructor arguments exactly as given. The
+canonical forms of thin-pool features and writecache options follow the order in which the
+kernel emits them. Debian's cloud kernels (6.1 and 6.12) have no dm-dust; raid10 is refused
+there without metadata devices ("unsupported raid10 layout").
 """
 
 from __future__ import absolute_import, division, print_function
@@ -496,8 +501,10 @@ class Flakey(Target):
     def canonical(self, resolve=None, kernel=None):
         p = self.params
         features = dict(p['features'])
+        # 6.12 makes "no feature" mean error both reads and writes, and says so; 6.1 echoes "0".
+        # Measured on those two only: 6.6 (the release that brought error_reads) is assumed to
+        # be where it changed. None means the newest known behaviour.
         if kernel is None or kernel >= (6, 6):
-            # newer kernels make "no feature" mean error both reads and writes, and say so
             if not features:
                 features = {'error_reads': True, 'error_writes': True}
         clone = Flakey(**dict(p, features=features))
@@ -651,7 +658,7 @@ class Crypt(Target):
     def _check_options(cls, options):
         for opt in options:
             name = opt.split(':', 1)[0]
-            if opt not in cls.FLAGS and name not in ('sector_size', 'integrity') :
+            if opt not in cls.FLAGS and name not in ('sector_size', 'integrity'):
                 raise DmError('crypt options: %r is not one of %s, sector_size:<bytes>, integrity:<bytes>:<type>'
                               % (opt, ', '.join(cls.FLAGS)))
             if name == 'sector_size':
@@ -816,6 +823,26 @@ class Verity(Target):
             out += [str(len(self.params['options']))] + self.params['options']
         return out
 
+    # the kernel's echo order; a valued option is followed by its value
+    ORDER = ('ignore_corruption', 'restart_on_corruption', 'panic_on_corruption', 'restart_on_error', 'panic_on_error',
+             'ignore_zero_blocks', 'use_fec_from_device', 'fec_blocks', 'fec_start', 'fec_roots', 'check_at_most_once',
+             'root_hash_sig_key_desc', 'try_verify_in_tasklet')
+    VALUED = ('use_fec_from_device', 'fec_blocks', 'fec_start', 'fec_roots', 'root_hash_sig_key_desc')
+
+    def canonical(self, resolve=None, kernel=None):
+        words, groups, i = self.params['options'], {}, 0
+        while i < len(words):
+            size = 2 if words[i] in self.VALUED else 1
+            groups[words[i]] = words[i:i + size]
+            i += size
+        ordered = [w for key in self.ORDER if key in groups for w in groups[key]]
+        ordered += [w for key in groups if key not in self.ORDER for w in groups[key]]
+        out = self._resolve_tokens([str(self.params[k]) for k in self.KEYS], resolve)
+        return out + ([str(len(ordered))] + ordered if ordered else [])
+
+    def devices(self):
+        return [self.params['data_dev'], self.params['hash_dev']]
+
 
 class Writecache(Target):
     """``writecache <p|s> <origin> <cache dev> <block size> <#opt> <opt>...``; options echoed in the kernel's order."""
@@ -892,8 +919,10 @@ class Mirror(Target):
 
     @classmethod
     def from_params(cls, params):
-        log_args = [str(a) for a in params.get('log_args') or [str(_sectors(params.get('region_size', '512KiB'),
-                                                                             'mirror region_size'))]]
+        region = _sectors(params.get('region_size', '512KiB'), 'mirror region_size')
+        if region < 8 or region & (region - 1):
+            raise DmError('mirror region_size: %d sectors; expected a power of two >= 8 sectors (4 KiB)' % region)
+        log_args = [str(a) for a in params.get('log_args') or [str(region)]]
         if params.get('nosync'):
             log_args.append('nosync')
         legs = _DevOffsetList._pairs(params.get('devices'), 'mirror devices')

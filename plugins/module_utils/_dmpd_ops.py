@@ -383,7 +383,8 @@ class RestoreRunner(InstallRunner):
                 return metadata_size(self.dmpd, 'cache', nr_blocks=int(attrs['nr_cache_blocks']))['bytes']
             # era: one bit per block per era in the writesets plus the era array; generous.
             return int(attrs['nr_blocks']) * 8
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, DmpdError):
+            # An estimate is only a size hint; the restore itself says what is wrong.
             return md.MIN_METADATA_BYTES
 
     def build_candidate(self, family, out):
