@@ -1,0 +1,156 @@
+import json
+import os
+
+import pytest
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_status import parse_status, parse_status_line
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
+DISTROS = ('debian12', 'debian13')
+
+
+def captured(distro, name, note=None):
+    with open(os.path.join(FIXTURES, distro + '.json')) as handle:
+        cap = json.load(handle)
+    for dev in cap['devices']:
+        if dev['name'] == 'stscap-' + name and dev.get('note') == note and 'status' in dev:
+            return cap, dev
+    raise KeyError(name)
+
+
+def status_of(distro, name, note=None):
+    """The status line the kernel printed for one captured device (``note`` picks a later capture)."""
+    return parse_status_line(captured(distro, name, note)[1]['status']['stdout'].splitlines()[0])
+
+
+def devnos_given(distro, name):
+    """The major:minor of the devices the given table of ``name`` names, in order."""
+    cap, dev = captured(distro, name)
+    return [cap['devnos'][w] for w in dev['given'].split() if w.startswith('/dev/')]
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_every_captured_status_parses(distro):
+    with open(os.path.join(FIXTURES, distro + '.json')) as handle:
+        devices = json.load(handle)['devices']
+    seen = set()
+    for dev in devices:
+        for line in dev.get('status', {}).get('stdout', '').splitlines():
+            if line.strip():
+                parsed = parse_status_line(line)
+                assert 'unparsed' not in parsed, line
+                seen.add(parsed['target_type'])
+    assert {'thin-pool', 'thin', 'cache', 'era', 'snapshot', 'snapshot-merge', 'raid', 'mirror', 'crypt',
+            'integrity', 'writecache', 'multipath', 'striped', 'delay'} <= seen
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_thin_pool_after_messages(distro):
+    st = status_of(distro, 'pool', 'after messages')
+    assert st['transaction_id'] == 7
+    assert (st['used_data_blocks'], st['total_data_blocks']) == (64, 2048)
+    assert (st['used_metadata_blocks'], st['total_metadata_blocks']) == (216, 2048)
+    assert st['held_metadata_root'] is not None
+    assert (st['mode'], st['discard'], st['no_space'], st['needs_check']) == ('rw', 'discard_passdown', 'queue', False)
+    assert st['metadata_low_watermark'] == 512
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_thin_pool_fresh_full_and_featured(distro):
+    assert status_of(distro, 'pool')['held_metadata_root'] is None
+    full = status_of(distro, 'pool-full', 'after filling')
+    assert full['mode'] == 'out_of_data_space'
+    assert full['used_data_blocks'] == full['total_data_blocks'] == 32
+    assert full['no_space'] == 'error'
+    featured = status_of(distro, 'pool-features')
+    assert featured['discard'] == 'ignore_discard'
+    assert status_of(distro, 'pool-nopass')['discard'] == 'no_discard_passdown'
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_thin_pool_read_only(distro):
+    assert status_of(distro, 'pool-ro', 'reloaded read_only')['mode'] == 'ro'
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_thin_volumes(distro):
+    assert status_of(distro, 'thin') == dict(status_of(distro, 'thin'), mapped_sectors=0, highest_mapped_sector=None)
+    snap = status_of(distro, 'thin-snap')
+    assert (snap['mapped_sectors'], snap['highest_mapped_sector']) == (8192, 8191)
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_cache(distro):
+    st = status_of(distro, 'cache-args')
+    assert st['mode'] == 'writeback'
+    assert st['policy'] == 'smq'
+    assert st['core_args'] == {'migration_threshold': 4096}
+    assert (st['total_metadata_blocks'], st['cache_block_size'], st['total_cache_blocks']) == (2048, 128, 256)
+    assert st['metadata_mode'] == 'rw' and st['needs_check'] is False
+    assert {'read_hits', 'read_misses', 'write_hits', 'write_misses', 'dirty_blocks', 'promotions', 'demotions'} <= set(st)
+    assert status_of(distro, 'cache-wt')['mode'] == 'writethrough'
+    assert status_of(distro, 'cache-pt')['mode'] == 'passthrough'
+    assert status_of(distro, 'cache-md2')['features'] == ['metadata2', 'writethrough']
+    assert status_of(distro, 'cache-nodp')['features'] == ['writeback', 'no_discard_passdown']
+    assert status_of(distro, 'cache-cleaner')['policy'] == 'cleaner'
+    assert status_of(distro, 'cache-default-policy')['policy'] == 'smq'
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_era(distro):
+    st = status_of(distro, 'era')
+    assert st['current_era'] == 1 and st['held_metadata_root'] is None and st['metadata_block_size'] == 8
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_snapshots(distro):
+    st = status_of(distro, 'snap-p')
+    assert (st['allocated_sectors'], st['total_sectors'], st['metadata_sectors']) == (16, 32768, 16)
+    assert st['state'] == 'valid' and not st['invalid']
+    assert status_of(distro, 'merge-origin', None)['target_type'] in ('snapshot-origin', 'snapshot-merge')
+
+
+def test_snapshot_invalid_and_overflow_words():
+    assert parse_status('snapshot', 'Invalid')['invalid'] is True
+    assert parse_status('snapshot', 'Overflow')['overflow'] is True
+    assert parse_status('snapshot-merge', 'Merge failed')['state'] == 'merge_failed'
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_raid(distro):
+    st = status_of(distro, 'raid6')
+    assert (st['raid_type'], st['devices'], st['health']) == ('raid6_zr', 4, 'AAAA')
+    assert st['device_health'] == ['alive'] * 4
+    assert st['sync_ratio'] == 1.0 and st['in_sync'] and st['sync_action'] == 'idle'
+    resync = status_of(distro, 'raid1-meta')
+    assert resync['health'] == 'aa' and resync['sync_action'] == 'resync'
+    assert 0 < resync['sync_ratio'] < 1 and not resync['in_sync']
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_mirror(distro):
+    st = status_of(distro, 'mirror')
+    assert st['devices'] == devnos_given(distro, 'mirror')
+    assert st['health'] == 'AA' and st['log'] == ['core']
+    assert st['in_sync'] == (st['in_sync_regions'] == st['total_regions'] == 64)
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_crypt_integrity_writecache_multipath_striped_delay(distro):
+    assert status_of(distro, 'crypt') == {'raw': '', 'start': 0, 'length': 65536, 'target_type': 'crypt'}
+    integ = status_of(distro, 'integrity')
+    assert integ['provided_data_sectors'] > 16384 and integ['recalculate_sector'] is None
+    wc = status_of(distro, 'writecache')
+    assert wc['error'] == 0 and wc['total_blocks'] == 4080 and 'free_blocks' in wc
+    mp = status_of(distro, 'multipath')
+    assert mp['active_paths'] == 2 and [p['device'] for p in mp['groups'][0]['paths']] == devnos_given(distro, 'multipath')
+    assert status_of(distro, 'striped')['health'] == 'AA'
+    assert status_of(distro, 'delay-rwf')['reads_queued'] == 0
+
+
+def test_failed_and_unknown_statuses_never_raise():
+    assert parse_status('thin-pool', 'Fail') == {'raw': 'Fail', 'failed': True}
+    assert parse_status('cache', 'Error') == {'raw': 'Error', 'failed': True}
+    assert parse_status('thin-pool', '1 2') == {'raw': '1 2', 'unparsed': True}
+    assert parse_status('log-writes', 'a b c') == {'raw': 'a b c'}
+    assert parse_status('verity', 'C')['corrupted'] is True
