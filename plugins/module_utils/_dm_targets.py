@@ -138,6 +138,7 @@ class Target(object):
     # kinds: dev, sectors, int, str. A trailing '?' on the key: optional, at the end only.
     positional = ()
     device_keys = ()
+    defaults = {}
 
     def __init__(self, **params):
         self.params = params
@@ -145,7 +146,7 @@ class Target(object):
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_params(cls, params):
-        params = dict(params or {})
+        params = dict(cls.defaults, **dict((k, v) for k, v in (params or {}).items() if v is not None))
         known = [k.rstrip('?') for k, _kind in cls.positional]
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -307,6 +308,7 @@ class Snapshot(Target):
     name = 'snapshot'
     positional = (('origin', 'dev'), ('cow', 'dev'), ('persistent', 'str'), ('chunk_size', 'sectors'))
     device_keys = ('origin', 'cow')
+    defaults = {'persistent': 'P', 'chunk_size': '4KiB'}
 
     @classmethod
     def _convert(cls, kind, value, what):
@@ -314,7 +316,10 @@ class Snapshot(Target):
             if isinstance(value, bool):
                 value = 'P' if value else 'N'
             return _choice(str(value).upper(), what, ('P', 'PO', 'N'))
-        return super(Snapshot, cls)._convert(kind, value, what)
+        value = super(Snapshot, cls)._convert(kind, value, what)
+        if what.endswith('chunk_size') and (value < 1 or value & (value - 1)):
+            raise DmError('%s: %d sectors; expected a power of two (8 sectors = 4 KiB is usual)' % (what, value))
+        return value
 
 
 class SnapshotMerge(Snapshot):
@@ -380,14 +385,12 @@ class Delay(_DevOffsetList):
     @classmethod
     def from_params(cls, params):
         legs = []
-        for i, key in enumerate(cls.CLASSES):
+        for key in cls.CLASSES:
             leg = params.get(key)
             if leg is None:
                 if key == 'read':
                     raise DmError('delay target: option read is required (device, offset, delay_ms)')
                 break
-            if i and len(legs) < i:
-                raise DmError('delay %s: given without the class before it' % key)
             dev, off = cls._pairs([leg], 'delay ' + key)[0]
             legs.append((dev, off, _int(leg.get('delay_ms', 0), 'delay %s delay_ms' % key)))
         extra = [k for k in cls.CLASSES[len(legs):] if params.get(k) is not None]
@@ -1145,6 +1148,19 @@ class Unknown(Target):
     def args(self):
         return list(self.params['tokens'])
 
+    def redacted(self):
+        return ' '.join(self.canonical())
+
+    def canonical(self, resolve=None, kernel=None):
+        tokens = self._resolve_tokens(self.args(), resolve)
+        if self.name == 'crypt' and len(tokens) > 1:
+            # a crypt line this module could not read: its second word may still be a key
+            tokens[1] = '<redacted>'
+        return tokens
+
+    def echoed(self, resolve=None):
+        return self.canonical(resolve)
+
     def devices(self):
         return [t for t in self.params['tokens'] if DEVNO_RE.match(t) or t.startswith('/dev/')]
 
@@ -1163,10 +1179,20 @@ def target_class(name):
 
 
 def parse_target(name, args, strict=False):
-    """A target object from its type and args; unknown types give ``Unknown`` unless ``strict``."""
-    if name not in TARGETS and not strict:
+    """A target object from its type and args.
+
+    ``strict`` (for what a user wrote): an unknown type or args a class cannot read raise
+    DmError. Not strict (for what the kernel echoes, so discovery never fails on a shape it
+    has not seen): both give an ``Unknown`` that keeps the args as they are.
+    """
+    if strict:
+        return target_class(name).parse(args)
+    if name not in TARGETS:
         return Unknown.parse(args, name=name)
-    return target_class(name).parse(args)
+    try:
+        return TARGETS[name].parse(args)
+    except DmError:
+        return Unknown.parse(args, name=name)
 
 
 def from_params(name, params):

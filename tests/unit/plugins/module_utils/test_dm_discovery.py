@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import (
     DISCOVERY_ARGVS, INFO_ARGV, discover, parse_all, parse_info, select)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Unknown
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
 DISTROS = ('debian12', 'debian13')
@@ -45,6 +45,8 @@ def test_all_devices_of_a_real_kernel(distro):
     assert facts['stscap-with:colon']['uuid'] == 'STSCAP-UUID-with:colon'
     assert facts['stscap-notable']['live_table'] is False and facts['stscap-notable']['table'] == []
     assert len(tables['stscap-two-segments']) == 2 and facts['stscap-two-segments']['segment_count'] == 2
+    untyped = [name for name, table in tables.items() for seg in table if isinstance(seg.target, Unknown)]
+    assert untyped == []
     assert [s['target_type'] for s in facts['stscap-two-segments']['status']] == ['linear', 'zero']
 
 

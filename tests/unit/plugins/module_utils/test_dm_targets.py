@@ -175,8 +175,23 @@ def test_crypt_bad_keys_are_refused_without_echoing_them(bad):
 
 def test_crypt_parse_errors_do_not_show_the_line():
     with pytest.raises(DmError) as err:
-        Table.parse('0 8 crypt aes-xts-plain64 %s' % KEY)
+        Table.parse('0 8 crypt aes-xts-plain64 %s' % KEY, strict=True)
     assert KEY not in err.value.msg
+
+
+def test_an_unreadable_kernel_echo_is_kept_as_it_is_and_still_hides_a_key():
+    table = Table.parse('0 8 crypt aes-xts-plain64 %s' % KEY)
+    assert table.format() == '0 8 crypt aes-xts-plain64 %s\n' % KEY
+    assert KEY not in repr(table) and KEY not in ' '.join(table.lines())
+    assert table.differences(Table.parse('0 8 crypt aes-xts-plain64 %s' % KEY)) == []
+    odd = Table.parse('0 8 thin-pool 7:1 7:2 128 0 1 some_future_feature')
+    assert odd.format() == '0 8 thin-pool 7:1 7:2 128 0 1 some_future_feature\n'
+
+
+def test_snapshot_defaults_and_chunk_size():
+    assert ' '.join(from_params('snapshot', {'origin': '7:1', 'cow': '7:2'}).args()) == '7:1 7:2 P 8'
+    with pytest.raises(DmError, match='snapshot chunk_size: 12 sectors; expected a power of two'):
+        from_params('snapshot', {'origin': '7:1', 'cow': '7:2', 'chunk_size': 12})
 
 
 def test_crypt_keyring_reference_is_kept_as_written():
