@@ -120,7 +120,7 @@ class Segment(object):
 
         The target options are either under ``options`` or at the top level next to ``type``.
         """
-        params = dict(params)
+        params = dict((k, v) for k, v in params.items() if v is not None)
         target_type = params.pop('type', None)
         if not target_type:
             raise DmError('segment %r: expected a target type under "type"' % (sorted(params),))

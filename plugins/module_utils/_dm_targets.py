@@ -10,7 +10,8 @@ Every class is registered in ``TARGETS`` under the kernel's target name and offe
   value and what was expected;
 - ``Cls.parse(args)``: from the args of a table line (string or list), as written by a user
   or echoed by ``dmsetup table``;
-- ``t.args()``: the table args, a list of strings, in the order the kernel reads them;
+- ``t.args()``: the table args, a list of strings, in the order the kernel reads them; the
+  only rendering that holds a crypt key, meant for the stdin of ``dmsetup create/load`` alone;
 - ``t.canonical(resolve=None, kernel=None)``: the args as the kernel echoes them back:
   device paths turned into ``major:minor`` by ``resolve`` (a callable ``path -> 'maj:min'``,
   the module layer passes an ``os.stat`` based one), secrets blanked, defaults the kernel
@@ -215,10 +216,6 @@ class Target(object):
     def redacted(self):
         return ' '.join(self.args())
 
-    def line(self):
-        """``type args``: the target part of a table line."""
-        return ' '.join([self.name] + self.args())
-
     def differences(self, live, resolve=None, kernel=None):
         if live.name != self.name:
             return ['target type: wanted %s, live %s' % (self.name, live.name)]
@@ -226,10 +223,7 @@ class Target(object):
         have = live.echoed(resolve)
         if want == have:
             return []
-        return ['%s args: wanted %r, live %r' % (self.name, ' '.join(self._show(want)), ' '.join(live._show(have)))]
-
-    def _show(self, tokens):
-        return tokens
+        return ['%s args: wanted %r, live %r' % (self.name, ' '.join(want), ' '.join(have))]
 
     def __eq__(self, other):
         return type(self) is type(other) and self.args() == other.args()
@@ -1196,5 +1190,5 @@ def parse_target(name, args, strict=False):
 
 
 def from_params(name, params):
-    """A target object from the typed options of the dm_target module."""
-    return target_class(name).from_params(params)
+    """A target object from the typed options of the dm_target module; options set to None count as not given."""
+    return target_class(name).from_params(dict((k, v) for k, v in (params or {}).items() if v is not None))

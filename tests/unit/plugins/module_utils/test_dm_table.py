@@ -192,3 +192,10 @@ def test_kernels_differ_only_where_the_model_says_so():
     assert differ == ['stscap-flakey', 'stscap-flakey-up0']
     only_612 = sorted(name for name, per in echoes.items() if list(per) == ['debian13'])
     assert only_612 == ['stscap-flakey-errr', 'stscap-flakey-rrc', 'stscap-flakey-rwc']
+
+
+def test_segment_dicts_as_an_argument_spec_passes_them():
+    table = Table.from_params([{'type': 'thin', 'length': '1G', 'start': None, 'options': {'pool': '/dev/mapper/p', 'dev_id': 1}}])
+    assert table.format() == '0 2097152 thin /dev/mapper/p 1\n'
+    with pytest.raises(DmError, match='options given both under "options" and beside it: pool'):
+        Segment.from_params({'type': 'thin', 'length': 8, 'pool': '7:1', 'options': {'dev_id': 1}})

@@ -251,3 +251,10 @@ def test_kernel_version():
     assert kernel_version(None) is None
     with pytest.raises(DmError, match='expected a version'):
         kernel_version('unknown')
+
+
+def test_options_set_to_none_take_their_defaults():
+    """Ansible passes every unset option as None."""
+    target = from_params('striped', {'devices': ['7:1', '7:2'], 'chunk_size': None})
+    assert target.args() == ['2', '128', '7:1', '0', '7:2', '0']
+    assert from_params('thin', {'pool': '7:1', 'dev_id': 0, 'external_origin': None}).args() == ['7:1', '0']
