@@ -25,6 +25,7 @@ def live_pool(host, scratch):
             host.command('losetup', '--detach', loop, expect_failure=None)
 
 
+@pytest.mark.guest
 def test_live_metadata_is_read_only_through_a_metadata_snapshot(host, live_pool):
     meta = live_pool['meta_dev']
     refused = host.module('dmpd_check', path=meta, expect_failure=True)
@@ -44,6 +45,7 @@ def test_live_metadata_is_read_only_through_a_metadata_snapshot(host, live_pool)
         host.command('dmsetup', 'message', live_pool['name'], '0', 'release_metadata_snap')
 
 
+@pytest.mark.guest
 def test_live_metadata_is_never_written(host, live_pool):
     meta = live_pool['meta_dev']
     for module, args in (('dmpd_restore', dict(src=host.path('thin-small.xml'), force=True)),

@@ -18,6 +18,7 @@ def _four_steps(host, module, dest, **args):
     return real
 
 
+@pytest.mark.guest
 @pytest.mark.parametrize('family', ['thin', 'cache', 'era'])
 def test_restore_four_steps_into_a_missing_file(host, scratch, family):
     dest = scratch + '/%s.meta' % family
@@ -34,6 +35,7 @@ def test_restore_four_steps_into_a_missing_file(host, scratch, family):
     assert (grep['rc'] == 0) is (family == 'thin')
 
 
+@pytest.mark.guest
 def test_different_metadata_is_refused_then_forced_with_a_backup(host, scratch):
     dest = scratch + '/pool.meta'
     host.module('dmpd_restore', src=host.path('thin-small.xml'), dest=dest)
