@@ -10,6 +10,8 @@ VENV=${VENV:-.venv}
 LAB=("${LAB_PYTHON:-python3}" lab/lab.py)
 LAB_DIR=${LAB_DIR:-$PWD/.lab}
 LAB_TEST_DMPD=${LAB_TEST_DMPD:-1}
+# the dmpd tests worth repeating on every guest carry this marker (tests/integration/pytest.ini)
+LAB_TEST_DMPD_MARK=${LAB_TEST_DMPD_MARK:-guest}
 export VENV LAB_DIR
 start=$(date +%s)
 failed=()
@@ -61,7 +63,8 @@ if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/d
     declare -A pids
     for host in $("${LAB[@]}" hosts); do
         step "pytest tests/integration/dmpd on $host (log: $LAB_DIR/dmpd-$host.log)"
-        STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider tests/integration/dmpd \
+        STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -m "$LAB_TEST_DMPD_MARK" \
+            tests/integration/dmpd \
             >"$LAB_DIR/dmpd-$host.log" 2>&1 &
         pids[$host]=$!
     done
