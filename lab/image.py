@@ -198,6 +198,7 @@ def build(distro, force=False):
             fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(os.path.join(final, "manifest.json")) and not force:
             print(f"lab: image {distro} is cached: {final}", flush=True)
+            _prune_old_images(distro, keep=final)
             return final
         if os.path.exists(final):
             _remove_tree(final)
