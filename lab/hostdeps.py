@@ -37,8 +37,8 @@ def ensure(programs, keyring=False):
         sys.exit(f"lab: missing host packages {missing}; install them as root: apt-get install {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-    if subprocess.run(cmd, env=env).returncode != 0:
+    if subprocess.run(cmd, env=env, check=False).returncode != 0:
         # a stale package index is the usual cause; refresh once and retry
         subprocess.run(["apt-get", "update"], env=env, check=False)
-        if subprocess.run(cmd, env=env).returncode != 0:
+        if subprocess.run(cmd, env=env, check=False).returncode != 0:
             sys.exit(f"lab: could not install {missing} with apt-get")

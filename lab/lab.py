@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """sts.devicemapper lab: qemu guests with a real device-mapper kernel.
 
     lab.py image [DISTRO...]   build (or find cached) base images

@@ -36,3 +36,4 @@ lab-status: ## lab: list the lab guests
 # (always, even on failure). LAB_TEST_DMPD=0 skips the dmpd tests; LAB_TEST_DMPD_MARK picks them (guest).
 lab-test: ## lab: boot the fleet, run the integration tests and molecule smoke on it, tear it down
 	@lab/lab-test.sh
+TEST_STAGES += lab-test

@@ -3,7 +3,6 @@
 import pytest
 
 
-@pytest.mark.guest
 @pytest.mark.parametrize('family', ['thin', 'cache', 'era'])
 def test_dump_four_steps(host, scratch, family):
     meta = scratch + '/%s.meta' % family
@@ -34,7 +33,6 @@ def test_dump_changes_when_the_metadata_changes(host, scratch):
     assert host.command('grep', '-c', 'transaction="9"', dest)['rc'] == 0
 
 
-@pytest.mark.guest
 def test_dump_options(host, scratch):
     one = host.module('dmpd_dump', path=host.path('tmeta.bin'), dest=scratch + '/one.xml', dev_id=1)
     assert host.command('grep', '-c', '<device ', scratch + '/one.xml')['stdout'].strip() == '1'
@@ -55,7 +53,6 @@ def test_dump_options(host, scratch):
     assert 'holds XML' in xml['msg']
 
 
-@pytest.mark.guest
 def test_repair_four_steps(host, scratch):
     src = host.path('tmeta_device_id_reuse_with_corrupted_thins.bin')
     dest = scratch + '/repaired.meta'
@@ -112,7 +109,6 @@ def test_info_thin_delta(host, scratch):
     assert delta['ranges'] == [dict(type='same', begin=0, length=4), dict(type='left_only', begin=10, length=2)]
 
 
-@pytest.mark.guest
 def test_info_metadata_size_matches_the_bare_tool(host):
     info = host.module('dmpd_info', metadata_size=dict(family='thin', block_size='64KiB', pool_size='1G',
                                                        max_thins=10))
@@ -157,7 +153,6 @@ def _allocated_kib(host, path):
     return int(host.command('du', '--block-size=1K', path)['stdout'].split()[0])
 
 
-@pytest.mark.guest
 def test_trim_discards_exactly_the_free_blocks(host, scratch, loop_device):
     device, data = loop_device
     meta = scratch + '/thin.meta'

@@ -35,7 +35,6 @@ def test_restore_four_steps_into_a_missing_file(host, scratch, family):
     assert (grep['rc'] == 0) is (family == 'thin')
 
 
-@pytest.mark.guest
 def test_different_metadata_is_refused_then_forced_with_a_backup(host, scratch):
     dest = scratch + '/pool.meta'
     host.module('dmpd_restore', src=host.path('thin-small.xml'), dest=dest)

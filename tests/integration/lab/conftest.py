@@ -49,7 +49,7 @@ class Fleet:
             if args is not None:
                 argv += ["-a", args if isinstance(args, str) else json.dumps(args)]
             env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False")
-            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout + 60)
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout + 60, check=False)
             results = {}
             for name in os.listdir(tree):
                 with open(os.path.join(tree, name)) as f:
