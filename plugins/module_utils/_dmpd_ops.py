@@ -108,10 +108,13 @@ class CheckRunner(DmpdRunner):
             self.result['findings'].append('the superblock magic says %s metadata, not %s'
                                            % (sb.family, family))
         options = dict((k, p[k]) for k in self.READ_OPTIONS + self.WRITE_OPTIONS if p[k])
+        checker = tool_for(family, 'check').name
+        # Validated with every option, so check mode refuses what the real run would refuse.
+        self.dmpd.argv(checker, input=path, **options)
         if self.check_mode:
             for key in writes:
                 options.pop(key)
-        res = self.dmpd.run(tool_for(family, 'check').name, input=path, **options)
+        res = self.dmpd.run(checker, input=path, **options)
         if res.outcome in ('usage', 'unexpected'):
             raise DmpdError('%s did not run the check (rc=%d, %s): %s'
                             % (res.cmd[0], res.rc, res.outcome, res.stderr.strip()), **res.as_dict())

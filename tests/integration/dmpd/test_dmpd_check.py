@@ -164,6 +164,8 @@ def test_unsupported_option_names_option_and_version(host, scratch):
         result = host.module('dmpd_check', path=dest, auto_repair=True, expect_failure=True)
         assert 'auto_repair (--auto-repair) of cache_check needs thin-provisioning-tools 1.x' in result['msg']
         assert host.tool_version in result['msg']
+        in_check_mode = host.module('dmpd_check', path=dest, auto_repair=True, check=True, expect_failure=True)
+        assert in_check_mode['msg'] == result['msg']
     else:
         result = host.module('dmpd_check', path=dest, metadata_snap=True, expect_failure=True)
         assert "cache_check has no option 'metadata_snap'" in result['msg']
