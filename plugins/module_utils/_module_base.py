@@ -12,6 +12,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError
 
@@ -20,7 +21,7 @@ class ModuleRunner(object):
     """Base of every module's logic.
 
     A subclass implements ``run()``, reads ``self.params``, sets keys of
-    ``self.result`` and calls ``self.set_diff()``; it raises DmpdError to fail.
+    ``self.result`` and calls ``self.set_diff()``; it raises DmpdError or DmError to fail.
     Scratch files go in ``self.scratch()``, removed whatever happens.
     """
 
@@ -56,7 +57,7 @@ class ModuleRunner(object):
         runner = cls(module)
         try:
             runner.run()
-        except DmpdError as exc:
+        except (DmpdError, DmError) as exc:
             runner.cleanup()
             result = dict(runner.result)
             result.update(exc.details)

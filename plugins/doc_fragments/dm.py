@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sts.devicemapper
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Option docs shared by the dm_* modules; DEVICE pairs with _dm_module.DEVICE_SPEC."""
+
+    DOCUMENTATION = r'''
+requirements:
+  - C(dmsetup) (Debian and Fedora package C(dmsetup), part of LVM2) and a kernel with device-mapper
+    on the managed host; root.
+notes:
+  - Three C(dmsetup) calls read every device, its table and its status, whatever the number of devices.
+  - Commands run as argument lists; tables go to C(dmsetup) on its standard input, never on a command line.
+options: {}
+'''
+
+    DEVICE = r'''
+notes:
+  - A table is changed only through the kernel's inactive table slot (C(dmsetup load), then
+    C(dmsetup resume), which swaps atomically). When the new table does not load, the inactive slot is
+    cleared and the live table stays. When the device does not resume with it, the previous table is
+    loaded back and the device resumed. The device is never left suspended unless O(state=suspended).
+  - After every change the device is read back and compared with what was asked; a mismatch fails the task.
+  - Crypt keys never appear in results, diffs or errors; the kernel echoes them as zeros.
+options:
+  name:
+    description:
+      - Name of the device (C(/dev/mapper/NAME)). At most 127 bytes of letters, digits and C(# + - . : = @ _);
+        not C(.), C(..) or C(control).
+      - Required unless O(devices) is given.
+    type: str
+  state:
+    description:
+      - V(present) the device exists with the table given (a new device is active).
+      - V(active) present and not suspended (a suspended device is resumed).
+      - V(suspended) present and suspended (C(dmsetup suspend)).
+      - V(absent) the device does not exist; refused while it is open or used by another device unless
+        O(force) or O(deferred).
+      - In O(devices), the default of every item without its own.
+    type: str
+    choices: [present, active, suspended, absent]
+    default: present
+  uuid:
+    description:
+      - The device's uuid, set when it is created, or on an existing device that has none.
+      - The kernel cannot change a uuid once set; a different one fails the task.
+    type: str
+  readonly:
+    description:
+      - V(true) the device is read-only, V(false) writable. Changing it on an existing device needs O(reload).
+      - Omitted, an existing device stays as it is and a new one is writable.
+    type: bool
+  reload:
+    description:
+      - When an existing device's table (or O(readonly)) differs from the one wanted, swap the table in
+        through the inactive slot.
+      - V(false) fails the task instead and lists the differences.
+      - In O(devices), the default of every item without its own.
+    type: bool
+    default: false
+  force:
+    description:
+      - With O(state=absent), remove the device even when it is open or used by another device
+        (C(dmsetup remove --force) first replaces its table with the error target).
+      - In O(devices), the default of every item without its own.
+    type: bool
+    default: false
+  deferred:
+    description:
+      - With O(state=absent), a device that is open is removed when its last user closes it
+        (C(dmsetup remove --deferred)); the result says RV(deferred_remove).
+      - In O(devices), the default of every item without its own.
+    type: bool
+    default: false
+  udev_timeout:
+    description:
+      - Seconds to wait for udev to create (or remove) C(/dev/mapper/NAME) before making the node with
+        C(dmsetup mknodes).
+    type: int
+    default: 10
+'''

@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sts.devicemapper
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module layer of the dm_* modules: argument specs (paired with plugins/doc_fragments/dm.py)
+and one runner per module on top of ``_dm_ops.DmHost``.
+
+- ``DEVICE_SPEC``: the keys every device of dm_device and dm_target has (name, state, uuid,
+  readonly, reload, force, deferred); ``device_argument_spec(extra)`` adds the module's own
+  keys and ``devices`` (a list of the same dicts, applied as one batch; keys an item leaves
+  out come from the top level).
+- ``secrets(params)``: every crypt key found in the raw parameters, handed to
+  ``module.no_log_values`` before anything else happens, so no result, diff, error or
+  invocation echo can carry one.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import STATES, DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
+
+DEVICE_SPEC = dict(
+    name=dict(type='str'),
+    state=dict(type='str', choices=list(STATES)),
+    uuid=dict(type='str'),
+    readonly=dict(type='bool'),
+    reload=dict(type='bool'),
+    force=dict(type='bool'),
+    deferred=dict(type='bool'),
+)
+# the top level's defaults; a batch item inherits the top level's value for any key it leaves out
+TOP_DEFAULTS = dict(state='present', reload=False, force=False, deferred=False)
+INHERITED = ('state', 'reload', 'force', 'deferred', 'readonly')
+
+
+def device_argument_spec(extra):
+    item = dict(DEVICE_SPEC, **extra)
+    spec = {}
+    for key, value in item.items():
+        value = dict(value)
+        if key in TOP_DEFAULTS:
+            value['default'] = TOP_DEFAULTS[key]
+        spec[key] = value
+    spec['devices'] = dict(type='list', elements='dict', options=item)
+    spec['udev_timeout'] = dict(type='int', default=10)
+    return spec
+
+
+DEVICE_MODULE_KWARGS = dict(mutually_exclusive=[('name', 'devices')], required_one_of=[('name', 'devices')])
+
+
+def secrets(value):
+    """Crypt keys (hex) anywhere in raw parameters: segment dicts of type crypt and crypt table lines."""
+    found = []
+    if isinstance(value, dict):
+        if value.get('type') == 'crypt':
+            options = value.get('options') if isinstance(value.get('options'), dict) else value
+            key = options.get('key')
+            if key is not None and not str(key).startswith(':') and str(key) != '-':
+                found.append(str(key))
+        for item in value.values():
+            found.extend(secrets(item))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found.extend(secrets(item))
+    elif isinstance(value, str):
+        for line in value.splitlines():
+            words = line.split()
+            if len(words) > 4 and words[2] == 'crypt' and not words[4].startswith(':') and words[4] != '-':
+                found.append(words[4])
+    return found
+
+
+def state_text(state):
+    """A device state (``DmHost.state_of``) as the text of a diff."""
+    if not state.get('exists'):
+        return ''
+    lines = ['uuid: %s' % (state.get('uuid') or ''), 'readonly: %s' % str(bool(state.get('readonly'))).lower(),
+             'suspended: %s' % str(bool(state.get('suspended'))).lower(), 'table:']
+    lines += ['  %s' % line for line in state.get('table') or []]
+    return '\n'.join(lines) + '\n'
+
+
+class DmRunner(ModuleRunner):
+    """Common ground: dmsetup through ``run_command`` (argv lists, table on stdin, C locale)."""
+
+    def __init__(self, module):
+        super(DmRunner, self).__init__(module)
+        for key in secrets(module.params):
+            module.no_log_values.add(key)
+        self._dmsetup = None
+
+    def run_argv(self, argv, data=None):
+        if argv and argv[0] == 'dmsetup':
+            if self._dmsetup is None:
+                self._dmsetup = self.module.get_bin_path('dmsetup', required=True)
+            argv = [self._dmsetup] + list(argv[1:])
+        return self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
+
+    def host(self, udev_timeout=10):
+        return DmHost(self.run_argv, check_mode=self.check_mode, udev_timeout=udev_timeout)
+
+
+class DeviceRunner(DmRunner):
+    """dm_device and dm_target: one device or a batch (``devices``)."""
+
+    def table_of(self, item):
+        """The wanted Table of one device's parameters, or None."""
+        raise NotImplementedError
+
+    def extra(self, item):
+        """DeviceSpec keyword arguments beyond the common keys."""
+        return {}
+
+    def items(self):
+        p = self.params
+        if p.get('devices') is None:
+            return [dict((k, p.get(k)) for k in p if k not in ('devices', 'udev_timeout'))], False
+        items = []
+        for i, raw in enumerate(p['devices']):
+            item = dict(raw)
+            for key in INHERITED:
+                if item.get(key) is None:
+                    item[key] = p.get(key)
+            if not item.get('name'):
+                raise DmError('devices[%d]: expected a name' % i)
+            items.append(item)
+        if not items:
+            raise DmError('devices: expected at least one device')
+        return items, True
+
+    def spec_of(self, item):
+        name = validate_name(item['name'])
+        try:
+            table = self.table_of(item)
+        except DmError as exc:
+            raise DmError('device %s: %s' % (name, exc.msg), **exc.details)
+        return DeviceSpec(name, state=item.get('state') or 'present', table=table, uuid=item.get('uuid'),
+                          readonly=item.get('readonly'), reload=bool(item.get('reload')),
+                          force=bool(item.get('force')), deferred=bool(item.get('deferred')), **self.extra(item))
+
+    def run(self):
+        items, batch = self.items()
+        specs = [self.spec_of(item) for item in items]
+        host = self.host(self.params.get('udev_timeout') or 10)
+        try:
+            results = host.apply(specs)
+        except DmError as exc:
+            self.result['changed'] = any(r['changed'] for r in exc.details.get('devices', []))
+            if not batch:
+                done = exc.details.pop('devices', [])
+                exc.details.update(commands=host.dmsetup.commands, before=host.state_of(specs[0].name)
+                                   if not done else done[0]['before'])
+            raise
+        self.result['changed'] = any(r['changed'] for r in results)
+        if batch:
+            self.result['devices'] = results
+        else:
+            self.result.update(results[0])
+        before = ''.join('# %s\n%s' % (r['name'], state_text(r['before'])) if batch else state_text(r['before'])
+                         for r in results)
+        after = ''.join('# %s\n%s' % (r['name'], state_text(r['after'])) if batch else state_text(r['after'])
+                        for r in results)
+        self.set_diff(before, after)
+
+
+class InfoRunner(DmRunner):
+    """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls."""
+
+    def run(self):
+        facts, _tables = discover(lambda argv: self.run_argv(argv))
+        p = self.params
+        chosen = select(facts, names=p.get('names'), target_types=p.get('target_types'),
+                        uuid_prefix=p.get('uuid_prefix'))
+        self.result['devices'] = chosen
+        self.result['names'] = sorted(chosen)
+        self.result['count'] = len(chosen)
+
+
+THIN_ACTIONS = ('create_thin', 'create_snap', 'delete', 'set_transaction_id', 'reserve_metadata_snap',
+                'release_metadata_snap')
+
+
+class MessageRunner(DmRunner):
+    """dm_message: any target message, or an idempotent thin-pool action."""
+
+    def run(self):
+        p = self.params
+        name = validate_name(p['name'])
+        host = self.host()
+        if name not in host.facts:
+            raise DmError('device %s: no such device' % name)
+        self.result['name'] = name
+        if p.get('message'):
+            words = p['message'].split()
+            self.result['message'] = ' '.join(words)
+            self.result['changed'] = True
+            if self.check_mode:
+                self.result['sent'] = False
+                return
+            rc, out, err = host.dmsetup.message(name, words, sector=p.get('sector') or 0)
+            self.result.update(commands=host.dmsetup.commands, sent=True, reply=out.strip())
+            if rc != 0:
+                raise host.dmsetup.error('message', name, rc, out, err, prefix='device %s: message %r refused: '
+                                         % (name, self.result['message']))
+            return
+        self.thin_action(host, name, p['action'])
+
+    def thin_action(self, host, pool, action):
+        p = self.params
+        status = host.pool_status(pool)
+        if status is None:
+            raise DmError('device %s: action %s needs a thin-pool device; its targets: %s'
+                          % (pool, action, ', '.join(host.facts[pool]['target_types']) or 'none'))
+        self.result['action'] = action
+        self.result['status_before'] = status
+        changed, args = self.plan(host, pool, action, status)
+        self.result['changed'] = changed
+        if changed and not self.check_mode:
+            if action == 'create_snap':
+                changed = host.create_snap(pool, p['dev_id'], p['origin_id'])
+            else:
+                changed = host.thin_message(pool, action, *args)
+            self.result['changed'] = changed
+            host.refresh()
+        self.result['commands'] = host.dmsetup.commands
+        self.result['status_after'] = host.pool_status(pool)
+
+    def plan(self, host, pool, action, status):
+        """(would change, message args) from what the pool shows."""
+        p = self.params
+
+        def need(*keys):
+            missing = [k for k in keys if p.get(k) is None]
+            if missing:
+                raise DmError('action %s: needs %s' % (action, ', '.join(missing)))
+
+        if action == 'create_thin':
+            need('dev_id')
+            return not host.thin_users(pool, p['dev_id']), [p['dev_id']]
+        if action == 'create_snap':
+            need('dev_id', 'origin_id')
+            return not host.thin_users(pool, p['dev_id']), [p['dev_id'], p['origin_id']]
+        if action == 'delete':
+            need('dev_id')
+            users = host.thin_users(pool, p['dev_id'])
+            if users:
+                raise DmError('thin-pool %s: dev_id %d is mapped by %s; remove that device first'
+                              % (pool, p['dev_id'], ', '.join(users)))
+            return True, [p['dev_id']]
+        if action == 'set_transaction_id':
+            need('transaction_id')
+            current = status['transaction_id']
+            return current != p['transaction_id'], [current, p['transaction_id']]
+        held = status.get('held_metadata_root') is not None
+        if action == 'reserve_metadata_snap':
+            return not held, []
+        return held, []

@@ -1,0 +1,576 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sts.devicemapper
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Device operations: make dm devices what a list of ``DeviceSpec`` says, safely and idempotently.
+
+``DmHost(run, check_mode)`` discovers every device (three dmsetup calls, ``_dm_discovery``)
+and ``apply(specs)`` brings each spec about, in dependency order (a device is created after
+the devices its table uses, and removed before them), re-discovering after every change so
+each step is verified against what the kernel holds.
+
+Rules kept here, once for every module:
+- A table is changed only through the inactive slot: ``load`` then ``resume`` (the kernel
+  swaps atomically). A load that fails clears the inactive slot and leaves the live table
+  untouched; a resume that fails is recovered: the previous table (read with ``--showkeys``,
+  kept in memory only) is loaded back and the device resumed. No user-space suspend
+  around a reload; ``suspend`` only for ``state: suspended`` and around ``create_snap``
+  of an active origin, resumed in a ``finally``.
+- After every change the device is re-read and checked (exists or not, no inactive table
+  left, suspended only when asked, table equal to the wanted one).
+- A device that is open or held by another device is not removed unless ``force`` (the
+  kernel replaces its table with ``error`` first) or ``deferred``.
+- Thin volumes: a thin table loads only when its dev_id exists in the pool, so ``create_thin``
+  (or ``create_snap`` of an origin) is sent first; ``File exists`` from the kernel means it
+  is really there, which counts as not changed.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
+    Table, os_resolver, validate_name, validate_uuid)
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DEVNO_RE, DmError, kernel_version
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import EEXIST, ENODATA, Dmsetup, kernel_message
+
+STATES = ('present', 'active', 'suspended', 'absent')
+MAPPER = '/dev/mapper/'
+
+
+class DeviceSpec(object):
+    """What one device should be.
+
+    ``table``: a ``Table`` or None (then an existing device's table is not compared, and a
+    missing device cannot be created). ``readonly`` None: leave as it is (a new device is
+    writable). ``create_thin``: for thin segments, make sure the dev_id exists in the pool;
+    ``snapshot_of``: dev_id (int) or device name of the origin thin, to create the dev_id
+    as its snapshot; ``delete_thin``: with ``state: absent``, also delete the dev_id from
+    the pool. ``metadata_snap`` (thin-pool): True reserve, False release, None leave.
+    """
+
+    def __init__(self, name, state='present', table=None, uuid=None, readonly=None, reload=False,
+                 force=False, deferred=False, create_thin=True, snapshot_of=None, delete_thin=False,
+                 metadata_snap=None):
+        self.name = validate_name(name)
+        if state not in STATES:
+            raise DmError('device %s state %r: expected one of %s' % (name, state, ', '.join(STATES)))
+        self.state = state
+        self.table = table.validate() if table is not None else None
+        self.uuid = validate_uuid(uuid)
+        self.readonly = readonly
+        self.reload = reload
+        self.force = force
+        self.deferred = deferred
+        self.create_thin = create_thin
+        self.snapshot_of = snapshot_of
+        self.delete_thin = delete_thin
+        self.metadata_snap = metadata_snap
+
+    def thin_segments(self):
+        return [seg for seg in (self.table or []) if seg.target_type == 'thin']
+
+
+class _RawTable(object):
+    """A table kept as the text ``dmsetup table --showkeys`` gave, to load it back as it was."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def format(self):
+        return self.text if self.text.endswith('\n') else self.text + '\n'
+
+
+def _plural(items):
+    return ', '.join(items) if items else 'none'
+
+
+class DmHost(object):
+    """The dm devices of the host this module runs on."""
+
+    def __init__(self, run, check_mode=False, resolve=os_resolver, kernel=None, exists=os.path.exists,
+                 sleep=time.sleep, udev_timeout=10):
+        """``run(argv, data=None) -> (rc, stdout, stderr)``; ``kernel``: release string (default: this kernel's)."""
+        self._run = run
+        self.dmsetup = Dmsetup(run)
+        self.check_mode = check_mode
+        self._resolve = resolve
+        self.kernel = kernel_version(kernel if kernel is not None else os.uname()[2])
+        self._exists = exists
+        self._sleep = sleep
+        self.udev_timeout = udev_timeout
+        self.planned = set()     # check mode: devices an earlier spec of this batch would create
+        self.unplanned = set()   # check mode: devices an earlier spec would remove
+        self.facts, self.tables = {}, {}
+        self.refresh()
+
+    # -- what is there ----------------------------------------------------------------
+    def refresh(self):
+        self.facts, self.tables = discover(lambda argv: self._run(argv, None))
+        for name in self.unplanned:
+            self.facts.pop(name, None)
+            self.tables.pop(name, None)
+
+    def resolve(self, path):
+        """A device reference -> ``major:minor``; dm devices are looked up in what was discovered."""
+        if DEVNO_RE.match(path):
+            return path
+        if path.startswith(MAPPER):
+            name = path[len(MAPPER):]
+            if name in self.facts:
+                return self.facts[name]['devno']
+            if name in self.planned:
+                return 'planned:' + name
+        if path.startswith('/dev/dm-'):
+            for dev in self.facts.values():
+                if path == '/dev/' + dev['blkdevname']:
+                    return dev['devno']
+        return self._resolve(path)
+
+    def name_of(self, ref):
+        """The dm device name a table reference points at, or None when it is not a dm device."""
+        if ref.startswith(MAPPER):
+            return ref[len(MAPPER):]
+        try:
+            devno = self.resolve(ref)
+        except DmError:
+            return None
+        if devno.startswith('planned:'):
+            return devno[len('planned:'):]
+        for name, dev in self.facts.items():
+            if dev['devno'] == devno:
+                return name
+        return None
+
+    def state_of(self, name):
+        """What a result shows of a device (table lines with crypt keys masked)."""
+        dev = self.facts.get(name)
+        if dev is None:
+            return {'exists': False}
+        return {'exists': True, 'uuid': dev['uuid'], 'devno': dev['devno'], 'table': list(dev['table']),
+                'suspended': dev['suspended'], 'readonly': dev['readonly'], 'open_count': dev['open_count'],
+                'holders': list(dev['names_using_dev']), 'target_types': list(dev['target_types'])}
+
+    # -- batches ----------------------------------------------------------------------
+    def order(self, specs):
+        """Removals first, dependents before what they use; then the rest, what is used before its users."""
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            dup = sorted(set(n for n in names if names.count(n) > 1))
+            raise DmError('devices: %s listed more than once' % ', '.join(dup))
+        by_name = dict((s.name, s) for s in specs)
+        absent = [s for s in specs if s.state == 'absent']
+        present = [s for s in specs if s.state != 'absent']
+
+        def uses_present(spec):
+            refs = list(spec.table.devices()) if spec.table is not None else []
+            if isinstance(spec.snapshot_of, str):
+                refs.append(MAPPER + spec.snapshot_of)
+            return [n for n in (self.name_of(r) for r in refs) if n in by_name and n != spec.name]
+
+        def uses_live(spec):
+            dev = self.facts.get(spec.name)
+            if dev is None:
+                return []
+            # names of the devices this one's live table uses
+            used = set(dev['devnos_used'])
+            return [n for n, d in self.facts.items() if d['devno'] in used and n in by_name]
+
+        removal = list(reversed(_topological(absent, uses_live)))
+        return removal + _topological(present, uses_present)
+
+    def apply(self, specs):
+        """Bring every spec about in dependency order; returns the per-device results in that order.
+
+        A failure stops the batch: DmError whose details hold the results so far under ``devices``.
+        """
+        results = []
+        for spec in self.order(specs):
+            try:
+                results.append(self.ensure(spec))
+            except DmError as exc:
+                exc.details.setdefault('devices', results)
+                exc.details.setdefault('name', spec.name)
+                raise
+        return results
+
+    # -- one device -------------------------------------------------------------------
+    def ensure(self, spec):
+        start = len(self.dmsetup.commands)
+        result = {'name': spec.name, 'state': spec.state, 'changed': False, 'differences': []}
+        result['before'] = self.state_of(spec.name)
+        try:
+            if spec.state == 'absent':
+                self._ensure_absent(spec, result)
+            else:
+                self._ensure_present(spec, result)
+        finally:
+            result['commands'] = self.dmsetup.commands[start:]
+        if self.check_mode:
+            result['after'] = self._predicted(spec, result)
+        else:
+            result['after'] = self.state_of(spec.name)
+        return result
+
+    def _predicted(self, spec, result):
+        before = result['before']
+        if spec.state == 'absent':
+            return {'exists': False} if not result.get('deferred_remove') else dict(before)
+        after = dict(before) if before['exists'] else {'exists': True, 'uuid': None, 'devno': None, 'table': [],
+                                                       'suspended': False, 'readonly': False, 'open_count': 0,
+                                                       'holders': [], 'target_types': []}
+        if spec.table is not None and (result['changed'] or not before['exists']):
+            after['table'] = spec.table.lines()
+            after['target_types'] = [seg.target_type for seg in spec.table]
+        if spec.uuid:
+            after['uuid'] = spec.uuid
+        if spec.readonly is not None:
+            after['readonly'] = spec.readonly
+        if spec.state == 'suspended':
+            after['suspended'] = True
+        elif spec.state == 'active' or (spec.table is not None and result['differences']):
+            after['suspended'] = False
+        return after
+
+    def _ensure_present(self, spec, result):
+        name = spec.name
+        dev = self.facts.get(name)
+        if dev is None:
+            if spec.table is None:
+                raise DmError('device %s does not exist, and no table was given to create it' % name)
+            self._prepare_thin(spec, result)
+            result['changed'] = True
+            if self.check_mode:
+                self.planned.add(name)
+                return
+            self._create(spec)
+            if spec.state == 'suspended':
+                self.dmsetup.call('suspend', name)
+            self._verify(spec, created=True, suspended=spec.state == 'suspended')
+            self._metadata_snap(spec, result)
+            return
+
+        diffs = []
+        if spec.table is not None:
+            if not dev['live_table']:
+                diffs.append('live table: none loaded')
+            else:
+                diffs.extend(spec.table.differences(self.tables[name], self.resolve, self.kernel))
+        if spec.readonly is not None and bool(spec.readonly) != dev['readonly']:
+            diffs.append('readonly: wanted %s, live %s' % (bool(spec.readonly), dev['readonly']))
+        result['differences'] = diffs
+        if spec.uuid and spec.uuid != dev['uuid']:
+            if dev['uuid']:
+                raise DmError('device %s has uuid %s; the kernel cannot change a uuid once set (wanted %s): remove '
+                              'and create the device again' % (name, dev['uuid'], spec.uuid))
+            result['changed'] = True
+            if not self.check_mode:
+                self.dmsetup.call('setuuid', name, uuid=spec.uuid)
+        if diffs:
+            if not spec.reload:
+                raise DmError('device %s exists with a different table; set reload: true to swap it in. Differences: %s'
+                              % (name, '; '.join(diffs)), differences=diffs)
+            self._prepare_thin(spec, result)
+            result['changed'] = True
+            if not self.check_mode:
+                # only readonly differs when no table is given: the live table goes back in
+                table = spec.table if spec.table is not None else _RawTable(self.dmsetup.live_table_text(name))
+                self.swap(name, table, readonly=spec.readonly if spec.readonly is not None else dev['readonly'])
+                if spec.state == 'suspended':
+                    self.dmsetup.call('suspend', name)
+                dev = self.facts.get(name, dev)
+        if spec.state == 'active' and dev['suspended']:
+            result['changed'] = True
+            if not self.check_mode:
+                self.dmsetup.call('resume', name)
+        elif spec.state == 'suspended' and not dev['suspended']:
+            result['changed'] = True
+            if not self.check_mode:
+                self.dmsetup.call('suspend', name)
+        if result['changed'] and not self.check_mode:
+            self._verify(spec, suspended=dev['suspended'] if spec.state == 'present' else None)
+        self._metadata_snap(spec, result)
+
+    def _create(self, spec):
+        name = spec.name
+        rc, out, err = self.dmsetup.try_call('create', name, table=spec.table, uuid=spec.uuid,
+                                             readonly=bool(spec.readonly))
+        if rc != 0:
+            self.refresh()
+            note = ''
+            if name in self.facts:
+                # dmsetup removes what it created when the load fails; make sure of it
+                self.dmsetup.try_call('remove', name)
+                self.refresh()
+                note = '' if name not in self.facts else ' (a table-less device %s is left; remove it)' % name
+            raise self.dmsetup.error('create', name, rc, out, err, prefix='device %s not created%s: ' % (name, note))
+        self.wait_for_node(name, present=True)
+
+    def swap(self, name, table, readonly=False):
+        """Load ``table`` into the inactive slot and resume; never leaves the device suspended or half-swapped."""
+        old_text = self.dmsetup.live_table_text(name)
+        rc, out, err = self.dmsetup.try_call('load', name, table=table, readonly=bool(readonly))
+        if rc != 0:
+            self.dmsetup.try_call('clear', name)
+            self.refresh()
+            dev = self.facts.get(name) or {}
+            state = 'its live table is untouched' if not dev.get('inactive_table') else \
+                'its inactive slot could not be cleared (dmsetup clear %s)' % name
+            raise self.dmsetup.error('load', name, rc, out, err,
+                                     prefix='the new table of %s did not load (%s): ' % (name, state))
+        rc, out, err = self.dmsetup.try_call('resume', name)
+        if rc != 0:
+            outcome = self._recover(name, old_text)
+            raise self.dmsetup.error('resume', name, rc, out, err,
+                                     prefix='the new table of %s loaded but the device did not resume with it (%s): '
+                                     % (name, outcome))
+        self.refresh()
+
+    def _recover(self, name, old_text):
+        """After a failed resume: put the previous table back and resume; say what came of it."""
+        self.refresh()
+        dev = self.facts.get(name)
+        if dev is None:
+            return 'the device is gone'
+        if dev['inactive_table']:
+            self.dmsetup.try_call('clear', name)
+        if dev['suspended']:
+            now_text = self.dmsetup.live_table_text(name)
+            if now_text.strip() != old_text.strip():
+                rc, out, err = self.dmsetup.try_call('load', name, table=_RawTable(old_text), readonly=dev['readonly'])
+                if rc != 0:
+                    self.dmsetup.try_call('clear', name)
+            self.dmsetup.try_call('resume', name)
+        self.refresh()
+        dev = self.facts.get(name)
+        if dev is None:
+            return 'the device is gone'
+        if dev['suspended']:
+            return 'the device is STILL SUSPENDED; the previous table could not be resumed'
+        restored = self.dmsetup.live_table_text(name).strip() == old_text.strip()
+        return 'the previous table is live again and the device active' if restored else \
+            'the device is active with the new table'
+
+    def _verify(self, spec, created=False, suspended=None):
+        """Re-read the device and check it is what ``spec`` wants; ``suspended`` None: as the state says."""
+        self.refresh()
+        name = spec.name
+        dev = self.facts.get(name)
+        if dev is None:
+            raise DmError('device %s: expected to exist after %s, but the kernel does not list it'
+                          % (name, 'dmsetup create' if created else 'the change'))
+        problems = []
+        if dev['inactive_table']:
+            problems.append('an inactive table is left loaded')
+        if suspended is None:
+            suspended = spec.state == 'suspended'
+        if dev['suspended'] != suspended:
+            problems.append('it is %s' % ('suspended' if dev['suspended'] else 'not suspended'))
+        if spec.table is not None:
+            problems.extend(spec.table.differences(self.tables[name], self.resolve, self.kernel))
+        if spec.readonly is not None and bool(spec.readonly) != dev['readonly']:
+            problems.append('readonly is %s' % dev['readonly'])
+        if problems:
+            raise DmError('device %s: not as wanted after the change: %s' % (name, '; '.join(problems)),
+                          differences=problems)
+
+    def _ensure_absent(self, spec, result):
+        name = spec.name
+        dev = self.facts.get(name)
+        if dev is None:
+            if spec.delete_thin:
+                self._delete_thin(spec, result)
+            return
+        holders = dev['names_using_dev']
+        if (holders or dev['open_count']) and not (spec.force or spec.deferred):
+            raise DmError('device %s is in use (open count %d; held by %s); refusing to remove it. force: true '
+                          'removes it anyway (the kernel first replaces its table with error), deferred: true '
+                          'removes it when it is last closed' % (name, dev['open_count'], _plural(holders)),
+                          open_count=dev['open_count'], holders=holders)
+        thin_refs = [(seg.target.params['pool'], seg.target.params['dev_id'])
+                     for seg in self.tables.get(name, []) if seg.target_type == 'thin' and hasattr(seg.target, 'params')
+                     and 'dev_id' in seg.target.params]
+        result['changed'] = True
+        if self.check_mode:
+            self.unplanned.add(name)
+            self.facts.pop(name, None)
+            return
+        self.dmsetup.call('remove', name, force=spec.force, deferred=spec.deferred)
+        self.refresh()
+        if name in self.facts:
+            if spec.deferred:
+                result['deferred_remove'] = True
+                return
+            raise DmError('device %s: still listed after dmsetup remove' % name)
+        self.wait_for_node(name, present=False)
+        if spec.delete_thin:
+            self._delete_thin(spec, result, thin_refs)
+
+    # -- thin pools -------------------------------------------------------------------
+    def pool_of(self, ref):
+        """The name of the thin-pool device a thin segment's pool reference points at (None: not there yet)."""
+        name = self.name_of(ref)
+        if name is None or name in self.planned:
+            return None
+        if 'thin-pool' not in self.facts.get(name, {}).get('target_types', []):
+            raise DmError('thin pool %s: device %s is not a thin-pool (its targets: %s)'
+                          % (ref, name, _plural(self.facts.get(name, {}).get('target_types', []))))
+        return name
+
+    def thin_users(self, pool, dev_id):
+        """Names of the active thin devices that map dev_id of pool."""
+        out = []
+        for name, table in self.tables.items():
+            for seg in table:
+                if seg.target_type == 'thin' and 'dev_id' in getattr(seg.target, 'params', {}) \
+                        and seg.target.params['dev_id'] == dev_id and self.name_of(seg.target.params['pool']) == pool:
+                    out.append(name)
+        return out
+
+    def _origin_id(self, spec, pool):
+        origin = spec.snapshot_of
+        if isinstance(origin, int) or (isinstance(origin, str) and origin.isdigit()):
+            return int(origin)
+        table = self.tables.get(origin)
+        if table is None or origin in self.planned:
+            if self.check_mode and origin in self.planned:
+                return None
+            raise DmError('snapshot_of %s: no such device; expected the name of an active thin device or a dev_id'
+                          % origin)
+        for seg in table:
+            if seg.target_type == 'thin' and self.name_of(seg.target.params['pool']) == pool:
+                return seg.target.params['dev_id']
+        raise DmError('snapshot_of %s: not a thin device of pool %s' % (origin, pool))
+
+    def _prepare_thin(self, spec, result):
+        """Make sure the dev_id of every thin segment exists in its pool (create_thin / create_snap)."""
+        if not spec.create_thin:
+            return
+        for seg in spec.thin_segments():
+            dev_id = seg.target.params['dev_id']
+            pool = self.pool_of(seg.target.params['pool'])
+            if pool is None:
+                if self.check_mode:
+                    result['changed'] = True
+                    continue
+                raise DmError('thin %s: pool %s does not exist' % (spec.name, seg.target.params['pool']))
+            if self.thin_users(pool, dev_id):
+                continue
+            if self.check_mode:
+                # without a message the kernel cannot be asked whether an unmapped dev_id exists
+                result['changed'] = True
+                result.setdefault('thin_created', []).append(dev_id)
+                continue
+            if spec.snapshot_of is None:
+                created = self.thin_message(pool, 'create_thin', dev_id)
+            else:
+                created = self.create_snap(pool, dev_id, self._origin_id(spec, pool))
+            if created:
+                result['changed'] = True
+                result.setdefault('thin_created', []).append(dev_id)
+
+    def thin_message(self, pool, action, *args):
+        """Send a thin-pool message; True when it changed the pool, False when it was already so."""
+        rc, out, err = self.dmsetup.message(pool, [action] + [str(a) for a in args])
+        if rc == 0:
+            return True
+        text = kernel_message(err, out)
+        if action in ('create_thin', 'create_snap') and EEXIST in text:
+            return False
+        if action == 'delete' and ENODATA in text:
+            return False
+        raise self.dmsetup.error('message', pool, rc, out, err,
+                                 prefix='thin-pool %s: %s %s refused: ' % (pool, action, ' '.join(str(a) for a in args)))
+
+    def create_snap(self, pool, dev_id, origin_id):
+        """create_snap with every active device of the origin suspended; each is resumed whatever happens."""
+        self.refresh()
+        origins = [n for n in self.thin_users(pool, origin_id) if not self.facts[n]['suspended']]
+        suspended = []
+        try:
+            for name in origins:
+                self.dmsetup.call('suspend', name)
+                suspended.append(name)
+            return self.thin_message(pool, 'create_snap', dev_id, origin_id)
+        finally:
+            failures = []
+            for name in suspended:
+                rc, out, err = self.dmsetup.try_call('resume', name)
+                if rc != 0:
+                    failures.append('%s: %s' % (name, kernel_message(err, out)))
+            self.refresh()
+            still = [n for n in suspended if self.facts.get(n, {}).get('suspended')]
+            if still:
+                raise DmError('thin origin(s) %s left suspended after create_snap: %s' % (', '.join(still),
+                                                                                        '; '.join(failures)))
+
+    def _delete_thin(self, spec, result, refs=None):
+        refs = refs if refs is not None else [(seg.target.params['pool'], seg.target.params['dev_id'])
+                                              for seg in spec.thin_segments()]
+        for pool_ref, dev_id in refs:
+            pool = self.pool_of(pool_ref)
+            if pool is None:
+                continue
+            if self.thin_users(pool, dev_id):
+                raise DmError('thin %s: dev_id %d of %s is still mapped by %s; not deleted'
+                              % (spec.name, dev_id, pool, ', '.join(self.thin_users(pool, dev_id))))
+            if self.check_mode:
+                continue
+            if self.thin_message(pool, 'delete', dev_id):
+                result['changed'] = True
+                result.setdefault('thin_deleted', []).append(dev_id)
+
+    def pool_status(self, pool):
+        for status in self.facts.get(pool, {}).get('status', []):
+            if status.get('target_type') == 'thin-pool':
+                return status
+        return None
+
+    def _metadata_snap(self, spec, result):
+        if spec.metadata_snap is None or spec.state == 'absent':
+            return
+        if spec.table is not None and not any(seg.target_type == 'thin-pool' for seg in spec.table):
+            raise DmError('device %s: reserve_metadata_snap applies to thin-pool devices only' % spec.name)
+        status = self.pool_status(spec.name)
+        held = status is not None and status.get('held_metadata_root') is not None
+        if status is None and not self.check_mode:
+            raise DmError('device %s: no thin-pool status to read the metadata snapshot from' % spec.name)
+        if bool(spec.metadata_snap) == held:
+            return
+        result['changed'] = True
+        if self.check_mode:
+            return
+        self.thin_message(spec.name, 'reserve_metadata_snap' if spec.metadata_snap else 'release_metadata_snap')
+        self.refresh()
+
+    # -- udev -------------------------------------------------------------------------
+    def wait_for_node(self, name, present=True):
+        """Wait until /dev/mapper/NAME exists (or is gone); ``dmsetup mknodes`` as a last resort."""
+        path = MAPPER + name
+        deadline = time.time() + self.udev_timeout
+        while self._exists(path) != present:
+            if time.time() >= deadline:
+                self.dmsetup.try_call('mknodes', name)
+                if self._exists(path) != present:
+                    raise DmError('%s: %s after %d s of waiting for udev and a dmsetup mknodes'
+                                  % (path, 'missing' if present else 'still there', self.udev_timeout))
+                break
+            self._sleep(0.1)
+
+
+def _topological(specs, uses):
+    """Stable order in which every spec comes after the specs it uses."""
+    names = [s.name for s in specs]
+    deps = dict((s.name, set(uses(s)) & set(names)) for s in specs)
+    done, out = set(), []
+    while len(out) < len(specs):
+        ready = [s for s in specs if s.name not in done and deps[s.name] <= done]
+        if not ready:
+            cycle = [n for n in names if n not in done]
+            raise DmError('devices: %s use each other in a cycle' % ', '.join(cycle))
+        for s in ready:
+            done.add(s.name)
+            out.append(s)
+    return out

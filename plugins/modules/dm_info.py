@@ -1,0 +1,113 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sts.devicemapper
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: dm_info
+short_description: Facts of every device-mapper device with its table and parsed status
+version_added: 0.1.0
+description:
+  - Reads every device-mapper device with three C(dmsetup) calls whatever their number (C(info -c),
+    C(table) and C(status) without a device argument), and returns each with its table (crypt keys masked)
+    and its status parsed per target.
+  - Parsed status per target; thin-pool (transaction id, used and total metadata and data blocks, held
+    metadata root, mode C(rw), C(ro) or C(out_of_data_space), needs_check, discard mode), thin (mapped
+    sectors, highest mapped sector), cache (metadata and cache usage, read and write hits and misses, dirty
+    blocks, mode, policy), era (current era), snapshot (usage, invalid or overflow), raid (per-device health,
+    sync ratio, action), mirror, crypt, integrity, writecache.
+  - Filters pick devices by name, target type or uuid prefix; all given filters must match.
+author:
+  - sts.devicemapper maintainers (@sts-devicemapper)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+  - sts.devicemapper.dm
+attributes:
+  platform:
+    platforms: posix
+options:
+  names:
+    description: Only these devices.
+    type: list
+    elements: str
+  target_types:
+    description: Only devices with a segment of one of these target types (V(thin-pool), V(cache), ...).
+    type: list
+    elements: str
+  uuid_prefix:
+    description: Only devices whose uuid starts with this (V(LVM-) for LVM's, for example).
+    type: str
+seealso:
+  - module: sts.devicemapper.dm_device
+  - module: sts.devicemapper.dm_target
+'''
+
+EXAMPLES = r'''
+- name: Every thin pool
+  sts.devicemapper.dm_info:
+    target_types: [thin-pool]
+  register: pools
+
+- name: Data usage of each pool
+  ansible.builtin.debug:
+    msg: "{{ item.key }}: {{ item.value.status[0].used_data_blocks }}/{{ item.value.status[0].total_data_blocks }}"
+  loop: "{{ pools.devices | dict2items }}"
+
+- name: Is anything suspended?
+  sts.devicemapper.dm_info:
+  register: dm
+  failed_when: dm.devices.values() | selectattr('suspended') | list | length > 0
+'''
+
+RETURN = r'''
+devices:
+  description:
+    - The devices chosen, by name.
+    - Each has name, uuid, blkdevname, major, minor, devno, live_table, inactive_table, suspended, readonly,
+      open_count, segment_count, events, devnos_used, names_using_dev, target_types, table (lines, crypt
+      keys masked) and status (one dict per segment with start, length, target_type and the target's
+      parsed fields).
+  returned: always
+  type: dict
+  sample:
+    pool0:
+      name: pool0
+      uuid: null
+      devno: "254:2"
+      suspended: false
+      readonly: false
+      open_count: 1
+      target_types: [thin-pool]
+      table: ["0 4194304 thin-pool 254:0 254:1 128 1024 1 skip_block_zeroing"]
+      status:
+        - {start: 0, length: 4194304, target_type: thin-pool, transaction_id: 2, used_metadata_blocks: 10,
+           total_metadata_blocks: 1024, used_data_blocks: 16, total_data_blocks: 32768, held_metadata_root: null,
+           mode: rw, discard: discard_passdown, no_space: queue, needs_check: false, metadata_low_watermark: 256}
+names:
+  description: The names of the devices chosen, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [pool0, thin1]
+count:
+  description: How many devices were chosen.
+  returned: always
+  type: int
+  sample: 2
+'''
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+
+
+def main():
+    InfoRunner.execute(dict(names=dict(type='list', elements='str'),
+                            target_types=dict(type='list', elements='str'),
+                            uuid_prefix=dict(type='str')))
+
+
+if __name__ == '__main__':
+    main()
