@@ -383,8 +383,10 @@ class DmHost(object):
             if spec.delete_thin:
                 self._delete_thin(spec, result)
             return
-        holders = dev['names_using_dev']
-        if (holders or dev['open_count']) and not (spec.force or spec.deferred):
+        # in check mode, the users an earlier spec of the batch would remove no longer count
+        holders = [h for h in dev['names_using_dev'] if h not in self.unplanned]
+        open_count = dev['open_count'] - (len(dev['names_using_dev']) - len(holders))
+        if (holders or open_count) and not (spec.force or spec.deferred):
             raise DmError('device %s is in use (open count %d; held by %s); refusing to remove it. force: true '
                           'removes it anyway (the kernel first replaces its table with error), deferred: true '
                           'removes it when it is last closed' % (name, dev['open_count'], _plural(holders)),
@@ -396,6 +398,9 @@ class DmHost(object):
         if self.check_mode:
             self.unplanned.add(name)
             self.facts.pop(name, None)
+            self.tables.pop(name, None)
+            if spec.delete_thin:
+                self._delete_thin(spec, result, thin_refs)
             return
         self.dmsetup.call('remove', name, force=spec.force, deferred=spec.deferred)
         self.refresh()
@@ -412,7 +417,7 @@ class DmHost(object):
     def pool_of(self, ref):
         """The name of the thin-pool device a thin segment's pool reference points at (None: not there yet)."""
         name = self.name_of(ref)
-        if name is None or name in self.planned:
+        if name is None or name in self.planned or name not in self.facts:
             return None
         if 'thin-pool' not in self.facts.get(name, {}).get('target_types', []):
             raise DmError('thin pool %s: device %s is not a thin-pool (its targets: %s)'

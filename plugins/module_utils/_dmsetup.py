@@ -81,20 +81,21 @@ class Dmsetup(object):
         self._run = run
         self.commands = []
 
-    def run(self, argv, data=None):
-        """Run an argv as it is; returns (rc, stdout, stderr). Discovery goes through here too."""
-        self.commands.append(list(argv))
+    def run(self, argv, data=None, record=True):
+        """Run an argv as it is; returns (rc, stdout, stderr); ``record``: list it in ``commands``."""
+        if record:
+            self.commands.append(list(argv))
         return self._run(list(argv), data)
 
     def try_call(self, verb, name, table=None, **kw):
-        """Run a verb; returns (rc, stdout, stderr) whatever the rc."""
+        """Run a verb; returns (rc, stdout, stderr) whatever the rc. Reads (table, status) are not recorded."""
         argv = build_argv(verb, name, **kw)
         data = None
         if VERBS[verb][2]:
             if table is None:
                 raise DmError('dmsetup %s %s: needs a table' % (verb, name))
             data = table.format()
-        return self.run(argv, data)
+        return self.run(argv, data, record=verb not in ('table', 'status'))
 
     def call(self, verb, name, table=None, **kw):
         """Run a verb; DmError with the kernel's message (stderr) when it fails; returns stdout."""

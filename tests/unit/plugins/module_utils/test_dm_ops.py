@@ -1,0 +1,212 @@
+"""Unit tests of the dm command layer and device operations: argv building, ordering and the
+comparisons that make dm_device/dm_target idempotent, on the output captured from the lab
+kernels (fixtures/dm). The behaviour itself (swaps, recovery, messages) is tested on the lab
+guests in tests/integration/dm."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import DISCOVERY_ARGVS
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import secrets
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import VERBS, Dmsetup, build_argv, kernel_message
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
+DISTROS = ('debian12', 'debian13')
+KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'
+
+
+def capture(distro):
+    with open(os.path.join(FIXTURES, distro + '.json')) as handle:
+        return json.load(handle)
+
+
+class FakeDmsetup(object):
+    """Answers the three discovery argvs with captured output; records everything else."""
+
+    def __init__(self, info='', table='', status='', answers=None):
+        self.discovery = dict(zip((tuple(a) for a in DISCOVERY_ARGVS), (info, table, status)))
+        self.answers = answers or {}
+        self.calls = []
+
+    def __call__(self, argv, data=None):
+        if tuple(argv) in self.discovery:
+            return 0, self.discovery[tuple(argv)] or 'No devices found\n', ''
+        self.calls.append((list(argv), data))
+        return self.answers.get(argv[1], (0, '', ''))
+
+
+def host_of(distro, check_mode=True, **kw):
+    cap = capture(distro)
+    fake = FakeDmsetup(cap['all']['info']['stdout'], cap['all']['table']['stdout'], cap['all']['status']['stdout'], **kw)
+    devnos = cap['devnos']
+
+    def resolve(path):
+        if path not in devnos:
+            raise DmError('%s: unknown in the capture' % path)
+        return devnos[path]
+    return DmHost(fake, check_mode=check_mode, resolve=resolve, kernel=cap['kernel'], exists=lambda p: True), fake
+
+
+# -- command layer ------------------------------------------------------------------------
+def test_argv_of_every_verb():
+    assert build_argv('create', 'v0', uuid='STS-1', readonly=True) == ['dmsetup', 'create', '--readonly', '-u', 'STS-1', 'v0']
+    assert build_argv('create', 'v0', uuid=None, readonly=False) == ['dmsetup', 'create', 'v0']
+    assert build_argv('load', 'v0', readonly=True) == ['dmsetup', 'load', '--readonly', 'v0']
+    assert build_argv('remove', 'v0', force=True, deferred=False) == ['dmsetup', 'remove', '--force', 'v0']
+    assert build_argv('remove', 'v0', deferred=True) == ['dmsetup', 'remove', '--deferred', 'v0']
+    assert build_argv('setuuid', 'v0', uuid='U') == ['dmsetup', 'rename', '--setuuid', 'U', 'v0']
+    assert build_argv('message', 'pool', sector=0, words=['create_snap', 2, 1]) == \
+        ['dmsetup', 'message', 'pool', '0', 'create_snap', '2', '1']
+    assert build_argv('table', 'v0', showkeys=True) == ['dmsetup', 'table', '--showkeys', 'v0']
+    for verb in VERBS:
+        if verb != 'message':
+            assert build_argv(verb, 'x')[-1] == 'x'
+
+
+@pytest.mark.parametrize('name', ['', 'a/b', 'con trol', 'control', '..', 'x' * 128, 'caf\u00e9'])
+def test_bad_names_never_reach_dmsetup(name):
+    with pytest.raises(DmError, match='device name'):
+        build_argv('remove', name)
+
+
+@pytest.mark.parametrize('kw,match', [
+    (dict(words=[]), 'expected a message word'),
+    (dict(words=['create_thin 1']), 'none with spaces'),
+    (dict(words=['']), 'none empty'),
+])
+def test_bad_messages(kw, match):
+    with pytest.raises(DmError, match=match):
+        build_argv('message', 'pool', **kw)
+
+
+def test_unknown_verb_and_option():
+    with pytest.raises(DmError, match="verb 'frobnicate'"):
+        build_argv('frobnicate', 'x')
+    with pytest.raises(DmError, match="unknown option 'force'"):
+        build_argv('create', 'x', force=True)
+    with pytest.raises(DmError, match='device uuid'):
+        build_argv('create', 'x', uuid='has space')
+
+
+def test_the_table_goes_on_stdin_never_on_the_command_line():
+    fake = FakeDmsetup()
+    table = Table.parse('0 2048 crypt aes-xts-plain64 %s 0 7:0 0' % KEY, strict=True)
+    Dmsetup(fake).call('create', 'c0', table=table)
+    (argv, data), = fake.calls
+    assert argv == ['dmsetup', 'create', 'c0']
+    assert KEY not in ' '.join(argv)
+    assert data == '0 2048 crypt aes-xts-plain64 %s 0 7:0 0\n' % KEY
+
+
+def test_a_failing_verb_reports_the_kernel_message():
+    fake = FakeDmsetup(answers={'load': (1, '', 'device-mapper: reload ioctl on v0  failed: No such device or address\n'
+                                                'Command failed.\n')})
+    with pytest.raises(DmError) as info:
+        Dmsetup(fake).call('load', 'v0', table=Table.parse('0 8 zero'))
+    assert info.value.msg == 'dmsetup load v0 failed (rc 1): device-mapper: reload ioctl on v0  failed: No such device or address'
+    assert info.value.details['rc'] == 1
+    assert kernel_message('', 'only stdout') == 'only stdout'
+
+
+def test_reads_are_not_listed_among_the_commands():
+    dm = Dmsetup(FakeDmsetup())
+    dm.live_table_text('v0')
+    dm.call('resume', 'v0')
+    assert dm.commands == [['dmsetup', 'resume', 'v0']]
+
+
+# -- idempotence on what the kernels echoed ------------------------------------------------
+@pytest.mark.parametrize('distro', DISTROS)
+def test_every_captured_device_matches_the_table_it_was_created_from(distro):
+    """The wanted table (as a user wrote it) against the kernel's echo: no difference, no command."""
+    host, fake = host_of(distro)
+    checked = 0
+    last = {}  # a device captured twice (created, then reloaded) holds the last table given
+    for case in capture(distro)['devices']:
+        if case.get('create', {}).get('rc', 1) == 0 and (case.get('given') or '').strip():
+            last[case['name']] = case
+    for case in last.values():
+        if case['name'] not in host.facts:
+            continue
+        spec = DeviceSpec(case['name'], table=Table.parse(case['given'], strict=True))
+        result = host.ensure(spec)
+        assert (result['changed'], result['differences']) == (False, []), case['case']
+        checked += 1
+    assert checked >= 40
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_a_different_table_is_refused_without_reload_and_planned_with_it(distro):
+    host, fake = host_of(distro)
+    name = 'stscap-linear'
+    assert name in host.facts
+    with pytest.raises(DmError) as info:
+        host.ensure(DeviceSpec(name, table=Table.parse('0 65536 linear /dev/loop1 0', strict=True)))
+    assert 'set reload: true' in info.value.msg
+    assert info.value.details['differences'] == ["segment 0 linear args: wanted '7:1 0', live '7:0 0'"]
+    result = host.ensure(DeviceSpec(name, reload=True, table=Table.parse('0 65536 linear /dev/loop1 0', strict=True)))
+    assert result['changed'] and result['after']['table'] == ['0 65536 linear /dev/loop1 0']
+    assert fake.calls == []
+
+
+# -- batches -------------------------------------------------------------------------------
+def test_a_batch_is_applied_users_after_what_they_use_and_removed_in_reverse():
+    host = DmHost(FakeDmsetup(), check_mode=True, resolve=lambda p: '7:0', kernel='6.12.0', exists=lambda p: True)
+    specs = [DeviceSpec('top', table=Table.parse('0 8 linear /dev/mapper/mid 0', strict=True)),
+             DeviceSpec('mid', table=Table.parse('0 8 linear /dev/mapper/base 0', strict=True)),
+             DeviceSpec('other', table=Table.parse('0 8 zero', strict=True)),
+             DeviceSpec('base', table=Table.parse('0 8 zero', strict=True))]
+    assert [s.name for s in host.order(specs)] == ['other', 'base', 'mid', 'top']
+    results = host.apply(specs)
+    assert [r['name'] for r in results] == ['other', 'base', 'mid', 'top']
+    assert all(r['changed'] and r['commands'] == [] for r in results)
+
+
+def test_a_cycle_and_a_duplicate_are_refused():
+    host = DmHost(FakeDmsetup(), check_mode=True, resolve=lambda p: '7:0', kernel='6.12.0')
+    a = DeviceSpec('a', table=Table.parse('0 8 linear /dev/mapper/b 0', strict=True))
+    b = DeviceSpec('b', table=Table.parse('0 8 linear /dev/mapper/a 0', strict=True))
+    with pytest.raises(DmError, match='cycle'):
+        host.order([a, b])
+    with pytest.raises(DmError, match='more than once'):
+        host.order([a, DeviceSpec('a')])
+
+
+INFO = ('base||253|0|L--w|1|1|0|7:0|top\n'
+        'top||253|1|L--w|0|1|0|253:0|\n')
+TABLES = 'base: 0 8 linear 7:0 0\ntop: 0 8 linear 253:0 0\n'
+STATUS = 'base: 0 8 linear \ntop: 0 8 linear \n'
+
+
+def test_removal_of_a_held_device_is_refused_unless_its_user_goes_first():
+    host = DmHost(FakeDmsetup(INFO, TABLES, STATUS), check_mode=True, kernel='6.1.0')
+    with pytest.raises(DmError, match=r'device base is in use \(open count 1; held by top\)'):
+        host.ensure(DeviceSpec('base', state='absent'))
+    results = host.apply([DeviceSpec('base', state='absent'), DeviceSpec('top', state='absent')])
+    assert [(r['name'], r['changed'], r['after']) for r in results] == [
+        ('top', True, {'exists': False}), ('base', True, {'exists': False})]
+
+
+def test_a_failed_load_clears_the_inactive_slot_and_says_the_live_table_is_untouched():
+    fake = FakeDmsetup(INFO, TABLES, STATUS, answers={
+        'load': (1, '', 'device-mapper: reload ioctl on top  failed: Invalid argument\n'),
+        'table': (0, '0 8 linear 253:0 0\n', '')})
+    host = DmHost(fake, check_mode=False, kernel='6.1.0')
+    with pytest.raises(DmError) as info:
+        host.ensure(DeviceSpec('top', reload=True, table=Table.parse('0 16 zero', strict=True)))
+    assert info.value.msg.startswith('the new table of top did not load (its live table is untouched)')
+    assert [argv[1] for argv, _data in fake.calls] == ['table', 'load', 'clear']
+
+
+def test_crypt_keys_are_found_in_every_form_they_can_be_given():
+    params = {'table': ['0 8 crypt aes-xts-plain64 %s 0 7:0 0' % KEY, '8 8 zero'],
+              'devices': [{'type': 'crypt', 'options': {'key': 'abcd', 'cipher': 'x'}},
+                          {'segments': [{'type': 'crypt', 'key': 'ef01'}]},
+                          {'type': 'crypt', 'options': {'key': ':32:logon:not-secret'}}]}
+    assert sorted(secrets(params)) == sorted([KEY, 'abcd', 'ef01'])
