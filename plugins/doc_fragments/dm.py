@@ -30,8 +30,8 @@ notes:
 options:
   name:
     description:
-      - Name of the device (C(/dev/mapper/NAME)). At most 127 bytes of letters, digits and C(# + - . : = @ _);
-        not C(.), C(..) or C(control).
+      - "Name of the device (C(/dev/mapper/NAME)). At most 127 bytes of letters, digits and C(# + - . : = @ _);
+        not C(.), C(..) or C(control)."
       - Required unless O(devices) is given.
     type: str
   state:

@@ -18,7 +18,7 @@ __metaclass__ = type
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import STATES, DeviceSpec, DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import validate_name
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 
@@ -171,7 +171,7 @@ class InfoRunner(DmRunner):
     """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls."""
 
     def run(self):
-        facts, _tables = discover(lambda argv: self.run_argv(argv))
+        facts, _tables = discover(self.run_argv)
         p = self.params
         chosen = select(facts, names=p.get('names'), target_types=p.get('target_types'),
                         uuid_prefix=p.get('uuid_prefix'))
@@ -194,9 +194,9 @@ class MessageRunner(DmRunner):
         if name not in host.facts:
             raise DmError('device %s: no such device' % name)
         self.result['name'] = name
-        if p.get('message'):
-            words = p['message'].split()
-            self.result['message'] = ' '.join(words)
+        if p.get('target_message'):
+            words = p['target_message'].split()
+            self.result['target_message'] = ' '.join(words)
             self.result['changed'] = True
             if self.check_mode:
                 self.result['sent'] = False
@@ -205,7 +205,7 @@ class MessageRunner(DmRunner):
             self.result.update(commands=host.dmsetup.commands, sent=True, reply=out.strip())
             if rc != 0:
                 raise host.dmsetup.error('message', name, rc, out, err, prefix='device %s: message %r refused: '
-                                         % (name, self.result['message']))
+                                         % (name, self.result['target_message']))
             return
         self.thin_action(host, name, p['action'])
 

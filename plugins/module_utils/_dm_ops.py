@@ -31,8 +31,7 @@ import os
 import time
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
-    Table, os_resolver, validate_name, validate_uuid)
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import os_resolver, validate_name, validate_uuid
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DEVNO_RE, DmError, kernel_version
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import EEXIST, ENODATA, Dmsetup, kernel_message
 
@@ -508,8 +507,8 @@ class DmHost(object):
             self.refresh()
             still = [n for n in suspended if self.facts.get(n, {}).get('suspended')]
             if still:
-                raise DmError('thin origin(s) %s left suspended after create_snap: %s' % (', '.join(still),
-                                                                                        '; '.join(failures)))
+                raise DmError('thin origin(s) %s left suspended after create_snap: %s'
+                              % (', '.join(still), '; '.join(failures)))
 
     def _delete_thin(self, spec, result, refs=None):
         refs = refs if refs is not None else [(seg.target.params['pool'], seg.target.params['dev_id'])

@@ -163,7 +163,7 @@ commands:
   returned: when O(name) is given
   type: list
   elements: list
-  sample: [["/usr/sbin/dmsetup", "load", "lin0"], ["/usr/sbin/dmsetup", "resume", "lin0"]]
+  sample: [["dmsetup", "load", "lin0"], ["dmsetup", "resume", "lin0"]]
 deferred_remove:
   description: True when O(deferred) left the removal to the kernel until the device is closed.
   returned: when a deferred removal is pending

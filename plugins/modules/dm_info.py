@@ -24,9 +24,13 @@ author:
   - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
   - sts.devicemapper.dm
 attributes:
+  check_mode:
+    support: full
+    details: Reads only; check mode changes nothing.
+  diff_mode:
+    support: none
   platform:
     platforms: posix
 options:

@@ -11,7 +11,7 @@ module: dm_message
 short_description: Send a message to a device-mapper target, or run an idempotent thin-pool action
 version_added: 0.1.0
 description:
-  - O(message) sends any target message (C(dmsetup message NAME SECTOR MESSAGE)); it always reports changed,
+  - O(target_message) sends any target message (C(dmsetup message NAME SECTOR MESSAGE)); it always reports changed,
     and check mode sends nothing.
   - O(action) runs a thin-pool action that is idempotent, judged from the pool's status and its active thin
     devices; C(create_thin) and C(create_snap) of a dev_id that exists, and C(delete) of one that does not,
@@ -39,7 +39,7 @@ options:
     description: The sector the message is for (which segment gets it).
     type: int
     default: 0
-  message:
+  target_message:
     description: The message and its arguments, separated by spaces (V(create_thin 1), V(@cancel_deferred_remove)).
     type: str
   action:
@@ -82,7 +82,7 @@ EXAMPLES = r'''
 - name: Any message, as it is
   sts.devicemapper.dm_message:
     name: pool0
-    message: reserve_metadata_snap
+    target_message: reserve_metadata_snap
 '''
 
 RETURN = r'''
@@ -91,19 +91,19 @@ name:
   returned: always
   type: str
   sample: pool0
-message:
+target_message:
   description: The message, as sent (or that would be sent in check mode).
-  returned: when O(message) is given
+  returned: when O(target_message) is given
   type: str
   sample: create_thin 1
 sent:
   description: Whether the message was sent (not in check mode).
-  returned: when O(message) is given
+  returned: when O(target_message) is given
   type: bool
   sample: true
 reply:
   description: What the target answered, if anything.
-  returned: when O(message) was sent
+  returned: when O(target_message) was sent
   type: str
   sample: ""
 action:
@@ -126,7 +126,7 @@ commands:
   returned: when something was sent
   type: list
   elements: list
-  sample: [["/usr/sbin/dmsetup", "message", "pool0", "0", "create_thin", "1"]]
+  sample: [["dmsetup", "message", "pool0", "0", "create_thin", "1"]]
 '''
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import THIN_ACTIONS, MessageRunner
@@ -134,9 +134,10 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import
 
 def main():
     MessageRunner.execute(dict(name=dict(type='str', required=True), sector=dict(type='int', default=0),
-                               message=dict(type='str'), action=dict(type='str', choices=list(THIN_ACTIONS)),
+                               target_message=dict(type='str'), action=dict(type='str', choices=list(THIN_ACTIONS)),
                                dev_id=dict(type='int'), origin_id=dict(type='int'), transaction_id=dict(type='int')),
-                          mutually_exclusive=[('message', 'action')], required_one_of=[('message', 'action')])
+                          mutually_exclusive=[('target_message', 'action')],
+                          required_one_of=[('target_message', 'action')])
 
 
 if __name__ == '__main__':

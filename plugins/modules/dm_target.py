@@ -11,7 +11,7 @@ module: dm_target
 short_description: Declare device-mapper devices by target type and typed, validated options
 version_added: 0.1.0
 description:
-  - The typed way to write a device's table: a target O(type) with its O(options) (or several O(segments)),
+  - The typed way to write a device's table, a target O(type) with its O(options) (or several O(segments)),
     validated before anything runs, with errors naming the value and what was expected. No table strings.
   - Every kernel target is known (linear, striped, error, zero, delay, flakey, dust, thin-pool, thin, cache,
     era, snapshot, snapshot-origin, snapshot-merge, mirror, raid, crypt, integrity, verity, writecache,
@@ -19,7 +19,7 @@ description:
   - For O(type=thin) it also makes sure the thin's dev_id exists in its pool (C(create_thin), or
     C(create_snap) of O(snapshot_of), suspending the active origin and resuming it whatever happens);
     for O(type=thin-pool) it can reserve or release the pool's metadata snapshot.
-  - Otherwise it behaves as M(sts.devicemapper.dm_device): exact idempotence, safe reloads, batches in
+  - Otherwise it behaves as M(sts.devicemapper.dm_device), with exact idempotence, safe reloads and batches in
     dependency order.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)
@@ -90,7 +90,7 @@ options:
     default: true
   snapshot_of:
     description:
-      - For O(type=thin), create the dev_id as a snapshot of this origin: its dev_id (a number) or the name
+      - For O(type=thin), create the dev_id as a snapshot of this origin, given as its dev_id (a number) or the name
         of an active thin device of the same pool. Active devices of the origin are suspended for the
         message and resumed whatever happens.
     type: raw
@@ -264,7 +264,7 @@ commands:
   returned: when O(name) is given
   type: list
   elements: list
-  sample: [["/usr/sbin/dmsetup", "message", "pool0", "0", "create_thin", "1"], ["/usr/sbin/dmsetup", "create", "thin1"]]
+  sample: [["dmsetup", "message", "pool0", "0", "create_thin", "1"], ["dmsetup", "create", "thin1"]]
 thin_created:
   description: The dev_ids created in the pool by this task.
   returned: when a thin dev_id was created
