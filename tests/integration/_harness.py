@@ -1,0 +1,178 @@
+"""Drive modules on one managed host through the ``ansible`` command line; shared by the
+integration test directories (tests/integration/dmpd, tests/integration/dm).
+
+Every module call is one ad-hoc ``ansible`` run, the way a user runs
+``ansible -m sts.devicemapper.dm_target`` across a fleet; the result is read as JSON from
+the test-only stdout callback in ``callback_plugins/result_file.py``. The collection must be
+installed where that ansible finds it (``make install``).
+
+The host comes from the environment: ``STS_DM_INVENTORY`` (an inventory; unset: this machine,
+connection local) and ``STS_DM_HOSTS`` (one host name or pattern matching one host).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
+CALLBACK_DIR = os.path.join(HERE, 'callback_plugins')
+
+
+def _ansible_bin(tool='ansible'):
+    local = os.path.join(os.path.dirname(sys.executable), tool)
+    if tool == 'ansible':
+        return os.environ.get('STS_DM_ANSIBLE', local if os.path.exists(local) else 'ansible')
+    return local if os.path.exists(local) else tool
+
+
+class ModuleFailed(AssertionError):
+    """A module call that was expected to succeed failed; carries the result."""
+
+
+def _env(out, playbook=False):
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_PIPELINING='True',
+               ANSIBLE_NOCOLOR='1', ANSIBLE_DEPRECATION_WARNINGS='False',
+               ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='result_file',
+               ANSIBLE_CALLBACK_PLUGINS=CALLBACK_DIR, STS_DM_RESULT_DIR=out)
+    if playbook:
+        env['STS_DM_RESULT_MODE'] = 'playbook'
+    else:
+        env.pop('STS_DM_RESULT_MODE', None)
+    return env
+
+
+class PlaybookRun(object):
+    """What one ``ansible-playbook`` run left: rc, recap per host, every task result, raw output."""
+
+    def __init__(self, rc, stats, results, stdout, stderr, raw):
+        self.rc = rc
+        self.stats = stats
+        self.results = results
+        self.stdout = stdout
+        self.stderr = stderr
+        self.raw = raw
+
+
+class TargetHost(object):
+    """One managed host, driven through ad-hoc ``ansible`` calls.
+
+    ``transcript``: when a list, every call appends the raw text it produced (result JSON,
+    ansible's stdout and stderr), for tests that search all output (a secret must never show).
+    """
+
+    def __init__(self, pattern, inventory):
+        self.pattern = pattern
+        self.inventory = inventory
+        self.workdir = None
+        self.transcript = None
+
+    @classmethod
+    def from_env(cls, default_pattern='localhost'):
+        return cls(os.environ.get('STS_DM_HOSTS', default_pattern), os.environ.get('STS_DM_INVENTORY'))
+
+    def _inventory_args(self):
+        if self.inventory:
+            return ['-i', self.inventory]
+        return ['-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=/usr/bin/python3']
+
+    def _argv(self, module, args, check, diff):
+        argv = [_ansible_bin(), self.pattern, '-m', module] + (['-a', json.dumps(args)] if args else [])
+        argv += self._inventory_args()
+        if check:
+            argv.append('--check')
+        if diff:
+            argv.append('--diff')
+        return argv
+
+    def _record(self, *texts):
+        if self.transcript is not None:
+            self.transcript.extend(t for t in texts if t)
+
+    def module(self, name, check=False, diff=False, expect_failure=False, **args):
+        """Run a module once; return its result dict.
+
+        The test fails when the module's success or failure is not what ``expect_failure``
+        says (None accepts either)."""
+        module = name if '.' in name else 'sts.devicemapper.' + name
+        out = tempfile.mkdtemp(prefix='sts-dm-result-')
+        try:
+            proc = subprocess.run(self._argv(module, args, check, diff), capture_output=True,
+                                  text=True, env=_env(out), timeout=900, check=False)
+            files = os.listdir(out)
+            if len(files) != 1:
+                raise AssertionError('expected one host result from %s, got %s\nstdout: %s\nstderr: %s'
+                                     % (module, files, proc.stdout, proc.stderr))
+            with open(os.path.join(out, files[0])) as handle:
+                text = handle.read()
+            result = json.loads(text)
+            self._record(text, proc.stdout, proc.stderr)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        status = result.pop('_status')
+        if status == 'unreachable':
+            raise AssertionError('%s is unreachable: %s' % (self.pattern, result.get('msg')))
+        failed = status == 'failed'
+        if expect_failure is not None and failed != expect_failure:
+            raise ModuleFailed('%s %s: expected %s, got %s' % (
+                module, json.dumps(args), 'failure' if expect_failure else 'success',
+                json.dumps(result, indent=1, sort_keys=True)[:4000]))
+        return result
+
+    def playbook(self, path, extra_vars=None, tags=None, check=False, diff=False):
+        """Run a playbook limited to this host; returns a PlaybookRun (never fails by itself)."""
+        out = tempfile.mkdtemp(prefix='sts-dm-playbook-')
+        argv = [_ansible_bin('ansible-playbook'), path, '--limit', self.pattern] + self._inventory_args()
+        if extra_vars:
+            argv += ['-e', json.dumps(extra_vars)]
+        if tags:
+            argv += ['--tags', ','.join(tags)]
+        if check:
+            argv.append('--check')
+        if diff:
+            argv.append('--diff')
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=_env(out, playbook=True),
+                                  timeout=1800, check=False)
+            stats, results, raw = {}, [], []
+            for name in sorted(os.listdir(out)):
+                with open(os.path.join(out, name)) as handle:
+                    text = handle.read()
+                raw.append(text)
+                if name == '_stats.json':
+                    stats = json.loads(text)
+                else:
+                    results.extend(json.loads(line) for line in text.splitlines() if line.strip())
+            self._record(*(raw + [proc.stdout, proc.stderr]))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        return PlaybookRun(proc.returncode, stats, results, proc.stdout, proc.stderr, raw)
+
+    def command(self, *argv, **kwargs):
+        """Run argv on the host (never through a shell); returns the command module's result."""
+        return self.module('ansible.builtin.command', expect_failure=kwargs.get('expect_failure', False),
+                           argv=list(argv))
+
+    def rc(self, *argv):
+        """Exit code of argv on the host, whatever it is."""
+        result = self.module('ansible.builtin.command', expect_failure=None, argv=list(argv))
+        return result['rc']
+
+    def put(self, local, name):
+        """Copy a local file into the work directory; returns its path there."""
+        remote = self.path(name)
+        self.module('ansible.builtin.copy', src=local, dest=remote, mode='0600')
+        return remote
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def sha256(self, path):
+        stat = self.module('ansible.builtin.stat', path=path, checksum_algorithm='sha256')['stat']
+        return stat.get('checksum') if stat['exists'] else None
+
+    def exists(self, path):
+        return self.module('ansible.builtin.stat', path=path)['stat']['exists']
