@@ -245,6 +245,12 @@ def write_inventory(hosts):
                       f"              ansible_port: {h['port']}",
                       f"              lab_distro: {distro}",
                       f"              lab_data_disks: [{', '.join(h['data_disks'])}]"]
+            # what playbooks/site.yml builds on a lab host: the thin stack on the first data
+            # disk, the cache stack on the second (era on loop files); a scenario that wants
+            # loop files instead sets these to null at play level
+            if len(h["data_disks"]) >= 2:
+                lines += [f"              thin_stack_device: {h['data_disks'][0]}",
+                          f"              cache_stack_device: {h['data_disks'][1]}"]
     tmp = inventory_path() + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
