@@ -16,5 +16,5 @@ test: ## everything: sanity, lint, unit, integration on real tools (and the lab 
 test: $(TEST_STAGES)
 	@echo "make test: all stages passed ($(TEST_STAGES))"
 
-demo: ## run the main job on the built-in lab fleet (arrives with the roles issue)
-	@echo "make demo arrives with the roles issue (#5); see README.md" >&2; exit 2
+demo: ## the main job on the built-in lab fleet: lab up, site.yml (thin, cache, era stacks), fleet report, lab down (KEEP=1 keeps it)
+	@hack/demo.sh

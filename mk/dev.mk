@@ -63,6 +63,8 @@ lint: venv ## ansible-lint (production profile), antsibull-changelog lint, antsi
 	$(VENV)/bin/antsibull-changelog lint
 	$(call banner,lint: antsibull-docs lint-collection-docs)
 	hack/lint-docs.sh $(VENV)
+	$(call banner,lint: execution-environment.yml)
+	hack/ee-check.sh $(VENV)
 
 unit: unit-newest unit-oldest ## pytest tests/unit with the newest and the oldest ansible-core
 unit-newest: venv
