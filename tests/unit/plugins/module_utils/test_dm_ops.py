@@ -210,3 +210,46 @@ def test_crypt_keys_are_found_in_every_form_they_can_be_given():
                           {'segments': [{'type': 'crypt', 'key': 'ef01'}]},
                           {'type': 'crypt', 'options': {'key': ':32:logon:not-secret'}}]}
     assert sorted(secrets(params)) == sorted([KEY, 'abcd', 'ef01'])
+
+
+# -- the dm_info module's runner ----------------------------------------------------------
+class FakeModule(object):
+    """Stands in for AnsibleModule for the runners: params, check mode, run_command counted."""
+
+    def __init__(self, params, answers, check_mode=False):
+        self.params = params
+        self.check_mode = check_mode
+        self.no_log_values = set()
+        self.answers = answers
+        self.calls = []
+
+    def get_bin_path(self, name, required=False):
+        return '/usr/sbin/' + name
+
+    def run_command(self, argv, data=None, binary_data=False, environ_update=None):
+        self.calls.append(list(argv))
+        return 0, self.answers[tuple(['dmsetup'] + argv[1:])], ''
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_dm_info_on_two_hundred_devices_runs_three_dmsetup_commands(distro):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    from test_dm_discovery import _synthetic
+    info, table, status = _synthetic(capture(distro), 200)
+    answers = dict(zip((tuple(a) for a in DISCOVERY_ARGVS), (info, table, status)))
+    module = FakeModule(dict(names=None, target_types=None, uuid_prefix=None), answers)
+    runner = InfoRunner(module)
+    runner.run()
+    assert module.calls == [['/usr/sbin/dmsetup'] + list(a[1:]) for a in DISCOVERY_ARGVS]
+    assert runner.result['count'] == 200 and len(runner.result['devices']) == 200
+    assert all(dev['status'] for dev in runner.result['devices'].values())
+    thin_pools = [d for d in runner.result['devices'].values() if 'thin-pool' in d['target_types']]
+    assert thin_pools and all('transaction_id' in d['status'][0] for d in thin_pools)
+
+
+def test_dm_runners_hand_every_crypt_key_to_no_log_before_anything_runs():
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DeviceRunner
+    module = FakeModule(dict(name='c0', table=['0 8 crypt aes-xts-plain64 %s 0 7:0 0' % KEY]), {})
+    DeviceRunner(module)
+    assert module.no_log_values == {KEY}
+    assert module.calls == []
