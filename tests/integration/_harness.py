@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
@@ -43,6 +44,15 @@ def _env(out, playbook=False):
     else:
         env.pop('STS_DM_RESULT_MODE', None)
     return env
+
+
+def _timing(pattern, what, started):
+    """With STS_DM_TIMING_LOG=path, append how long each ansible run took (tab-separated)."""
+    log = os.environ.get('STS_DM_TIMING_LOG')
+    if log:
+        with open(log, 'a') as handle:
+            handle.write('%.2f\t%s\t%s\t%s\n' % (time.time() - started, pattern, what,
+                                                  os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]))
 
 
 class PlaybookRun(object):
@@ -92,16 +102,18 @@ class TargetHost(object):
         if self.transcript is not None:
             self.transcript.extend(t for t in texts if t)
 
-    def module(self, name, check=False, diff=False, expect_failure=False, **args):
+    def module(self, _module, check=False, diff=False, expect_failure=False, **args):
         """Run a module once; return its result dict.
 
-        The test fails when the module's success or failure is not what ``expect_failure``
-        says (None accepts either)."""
-        module = name if '.' in name else 'sts.devicemapper.' + name
+        ``_module``: a FQCN, or a short name in sts.devicemapper. The test fails when the module's
+        success or failure is not what ``expect_failure`` says (None accepts either)."""
+        module = _module if '.' in _module else 'sts.devicemapper.' + _module
         out = tempfile.mkdtemp(prefix='sts-dm-result-')
         try:
+            started = time.time()
             proc = subprocess.run(self._argv(module, args, check, diff), capture_output=True,
                                   text=True, env=_env(out), timeout=900, check=False)
+            _timing(self.pattern, module, started)
             files = os.listdir(out)
             if len(files) != 1:
                 raise AssertionError('expected one host result from %s, got %s\nstdout: %s\nstderr: %s'
@@ -117,9 +129,9 @@ class TargetHost(object):
             raise AssertionError('%s is unreachable: %s' % (self.pattern, result.get('msg')))
         failed = status == 'failed'
         if expect_failure is not None and failed != expect_failure:
-            raise ModuleFailed('%s %s: expected %s, got %s' % (
-                module, json.dumps(args), 'failure' if expect_failure else 'success',
-                json.dumps(result, indent=1, sort_keys=True)[:4000]))
+            raise ModuleFailed('%s %s: expected %s, got %s\nmsg: %s\n%s' % (
+                module, json.dumps(args)[:300], 'failure' if expect_failure else 'success', status,
+                result.get('msg'), json.dumps(result, indent=1, sort_keys=True)[:4000]))
         return result
 
     def playbook(self, path, extra_vars=None, tags=None, check=False, diff=False):
@@ -135,8 +147,10 @@ class TargetHost(object):
         if diff:
             argv.append('--diff')
         try:
+            started = time.time()
             proc = subprocess.run(argv, capture_output=True, text=True, env=_env(out, playbook=True),
                                   timeout=1800, check=False)
+            _timing(self.pattern, 'ansible-playbook ' + os.path.basename(path), started)
             stats, results, raw = {}, [], []
             for name in sorted(os.listdir(out)):
                 with open(os.path.join(out, name)) as handle:

@@ -1,0 +1,72 @@
+"""What the dm integration tests share besides fixtures: the host with its guest helper, the
+test's area of the data disks, the slot map, names. (conftest.py holds the fixtures.)"""
+
+import json
+
+from _harness import ModuleFailed, TargetHost  # noqa: F401  (ModuleFailed: for the tests)
+
+PREFIX = 'stsit-'
+MIB = 2048                 # sectors
+SLOT = 256 * MIB           # sectors per slot on each data disk
+# slot numbers of each test file on both data disks (16 slots of 256 MiB on a 4 GiB disk)
+SLOTS = {
+    'targets': (0, 2),
+    'four_step': (2, 1),
+    'reload': (3, 1),
+    'reload_failure': (4, 1),
+    'thin_snapshot': (5, 1),
+    'metadata_snap': (6, 1),
+    'remove': (7, 1),
+    'crypt_key': (8, 1),
+    'stack_playbook': (9, 2),
+}
+
+
+class DmHost(TargetHost):
+    """The shared harness plus what the dm tests need: the data disks and the guest helper."""
+
+    def __init__(self, pattern, inventory):
+        super(DmHost, self).__init__(pattern, inventory)
+        self.disks = []
+        self.helper = None
+        self.kernel = None
+        self.kernel_version = None
+
+    def guest(self, *steps):
+        """Run the guest helper (files/guest.py) with these steps in one call; returns its results."""
+        result = self.command('python3', self.helper, json.dumps(list(steps)))
+        return json.loads(result['stdout'])
+
+    def devices(self):
+        """Every dm device as dmsetup itself says (not through the modules): name -> row."""
+        return self.guest({'op': 'devices'})[0]['devices']
+
+
+class Area(object):
+    """A test's own region of the data disks: ``lin(disk, start_mib, size_mib)`` makes a linear segment."""
+
+    def __init__(self, disks, first, count):
+        self.disks = disks
+        self.base = first * SLOT
+        self.size = count * SLOT
+
+    def at(self, disk, start_mib):
+        """(device, offset in sectors) of a place in this area."""
+        if not 0 <= start_mib * MIB < self.size:
+            raise ValueError('start %d MiB is outside the area (%d MiB)' % (start_mib, self.size // MIB))
+        return self.disks[disk], self.base + start_mib * MIB
+
+    def lin(self, disk, start_mib, size_mib):
+        if (start_mib + size_mib) * MIB > self.size:
+            raise ValueError('%d MiB at %d MiB does not fit the area (%d MiB)' % (size_mib, start_mib, self.size // MIB))
+        dev, offset = self.at(disk, start_mib)
+        return {'type': 'linear', 'length': size_mib * MIB, 'options': {'device': dev, 'offset': offset}}
+
+    def zero(self, disk, start_mib, size_mib=1):
+        """A guest-helper step that zeroes a place (metadata devices must start zeroed)."""
+        dev, offset = self.at(disk, start_mib)
+        return {'op': 'zero', 'dev': dev, 'offset': offset, 'length': size_mib * MIB}
+
+
+def mapper(name):
+    return '/dev/mapper/' + name
