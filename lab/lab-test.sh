@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The lab stage: image -> up -> lab host tests -> dmpd tests on every host -> molecule smoke -> down.
+# The lab stage: image -> up -> lab host tests -> dmpd tests on every host -> dm tests on every host
+# -> molecule smoke -> down.
 # The fleet is always torn down, whatever fails. Every step runs even when an earlier test step
 # failed (the fleet is up anyway); the exit status says whether all passed.
 # Usage: lab/lab-test.sh   (settings from the environment, see docs/lab.md; VENV defaults to .venv)
@@ -12,6 +13,7 @@ LAB_DIR=${LAB_DIR:-$PWD/.lab}
 LAB_TEST_DMPD=${LAB_TEST_DMPD:-1}
 # the dmpd tests worth repeating on every guest carry this marker (tests/integration/pytest.ini)
 LAB_TEST_DMPD_MARK=${LAB_TEST_DMPD_MARK:-guest}
+LAB_TEST_DM=${LAB_TEST_DM:-1}
 export VENV LAB_DIR
 start=$(date +%s)
 failed=()
@@ -53,12 +55,19 @@ export PATH="$venv_bin:$PATH"
 step "pytest tests/integration/lab"
 "$VENV/bin/python" -m pytest -p no:cacheprovider tests/integration/lab || failed+=("tests/integration/lab")
 
-if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
-    # the dmpd tests drive the installed collection
+installed=0
+install_once() {
+    # the dmpd and dm tests drive the installed collection
+    [ "$installed" = 1 ] && return 0
+    installed=1
     if make -n install >/dev/null 2>&1; then
         step "make install"
         make --no-print-directory install || failed+=("make install")
     fi
+}
+
+if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
+    install_once
     # one pytest per host, all hosts at once; each writes its own log
     declare -A pids
     for host in $("${LAB[@]}" hosts); do
@@ -75,6 +84,29 @@ if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/d
             echo "lab-test [$(elapsed)]: dmpd tests on $host FAILED; the end of its log:" >&2
             tail -n 40 "$LAB_DIR/dmpd-$host.log" >&2
             failed+=("tests/integration/dmpd on $host")
+        fi
+    done
+fi
+
+if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/null; then
+    install_once
+    # one pytest per host, all hosts at once, two workers each (each test file owns its device
+    # names and its area of the data disks); each writes its own log, whose last line says how long
+    declare -A dm_pids
+    for host in $("${LAB[@]}" hosts); do
+        step "pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
+        STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
+            tests/integration/dm \
+            >"$LAB_DIR/dm-$host.log" 2>&1 &
+        dm_pids[$host]=$!
+    done
+    for host in "${!dm_pids[@]}"; do
+        if wait "${dm_pids[$host]}"; then
+            echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
+        else
+            echo "lab-test [$(elapsed)]: dm tests on $host FAILED; the end of its log:" >&2
+            tail -n 40 "$LAB_DIR/dm-$host.log" >&2
+            failed+=("tests/integration/dm on $host")
         fi
     done
 fi
