@@ -102,17 +102,18 @@ class TargetHost(object):
         if self.transcript is not None:
             self.transcript.extend(t for t in texts if t)
 
-    def module(self, _module, check=False, diff=False, expect_failure=False, **args):
+    def module(self, _module, check=False, diff=False, expect_failure=False, _timeout=900, **args):
         """Run a module once; return its result dict.
 
         ``_module``: a FQCN, or a short name in sts.devicemapper. The test fails when the module's
-        success or failure is not what ``expect_failure`` says (None accepts either)."""
+        success or failure is not what ``expect_failure`` says (None accepts either).
+        ``_timeout``: seconds before the ansible run is killed (subprocess.TimeoutExpired)."""
         module = _module if '.' in _module else 'sts.devicemapper.' + _module
         out = tempfile.mkdtemp(prefix='sts-dm-result-')
         try:
             started = time.time()
             proc = subprocess.run(self._argv(module, args, check, diff), capture_output=True,
-                                  text=True, env=_env(out), timeout=900, check=False)
+                                  text=True, env=_env(out), timeout=_timeout, check=False)
             _timing(self.pattern, module, started)
             files = os.listdir(out)
             if len(files) != 1:

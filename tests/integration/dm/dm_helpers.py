@@ -19,6 +19,7 @@ SLOTS = {
     'remove': (7, 1),
     'crypt_key': (8, 1),
     'stack_playbook': (9, 2),
+    'suspended': (11, 1),
 }
 
 
