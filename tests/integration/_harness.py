@@ -51,8 +51,8 @@ def _timing(pattern, what, started):
     log = os.environ.get('STS_DM_TIMING_LOG')
     if log:
         with open(log, 'a') as handle:
-            handle.write('%.2f\t%s\t%s\t%s\n' % (time.time() - started, pattern, what,
-                                                  os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]))
+            test = os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]
+            handle.write('%.2f\t%s\t%s\t%s\n' % (time.time() - started, pattern, what, test))
 
 
 class PlaybookRun(object):

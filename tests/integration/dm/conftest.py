@@ -122,8 +122,8 @@ def dm():
 
     def last():
         # no other worker runs now: nothing may be left suspended; then remove what the tests left
-        outcome['suspended'], outcome['swept'] = [r for r in host.guest(
-            {'op': 'suspended'}, {'op': 'cleanup', 'prefix': PREFIX}, {'op': 'remove_self'})[:2]]
+        results = host.guest({'op': 'suspended'}, {'op': 'cleanup', 'prefix': PREFIX}, {'op': 'remove_self'})
+        outcome['suspended'], outcome['swept'] = results[0], results[1]
     session.finish(last)
     if not outcome:
         host.guest({'op': 'remove_self'})
@@ -158,4 +158,3 @@ def area(dm, request):
     key = os.path.basename(str(request.node.fspath))[len('test_'):-len('.py')]
     first, count = SLOTS[key]
     return Area(dm.disks, first, count)
-

@@ -3,7 +3,7 @@ test's area of the data disks, the slot map, names. (conftest.py holds the fixtu
 
 import json
 
-from _harness import ModuleFailed, TargetHost  # noqa: F401  (ModuleFailed: for the tests)
+from _harness import ModuleFailed, TargetHost  # noqa: F401 pylint: disable=unused-import
 
 PREFIX = 'stsit-'
 MIB = 2048                 # sectors

@@ -75,8 +75,8 @@ def wanted(dm, area, root):
         'flakey': dict(type='flakey', length=4 * MIB, options={
             'device': disk0, 'offset': at(0, 156)[1], 'up_interval': 60, 'down_interval': 0,
             'features': ['error_reads'] if first else ['drop_writes']}),
-        'dust': dict(type='dust', length=4 * MIB, options={'device': mapper(n('dbase')), 'offset': 0,
-                                                            'block_size_bytes': 512}),
+        'dust': dict(type='dust', length=4 * MIB,
+                     options={'device': mapper(n('dbase')), 'offset': 0, 'block_size_bytes': 512}),
         'thin-pool': dict(type='thin-pool', length=64 * MIB, options={
             'metadata_dev': mapper(n('tmeta')), 'data_dev': mapper(n('tdata')), 'block_size': '64KiB',
             'low_water_mark': 0}),

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from _harness import REPO, ModuleFailed, TargetHost as _HarnessHost  # noqa: F401  (ModuleFailed: for the tests)
+from _harness import REPO, ModuleFailed, TargetHost as _HarnessHost  # noqa: F401 pylint: disable=unused-import
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(REPO, 'tests', 'data', 'dmpd')
