@@ -20,6 +20,7 @@ SLOTS = {
     'crypt_key': (8, 1),
     'stack_playbook': (9, 2),
     'suspended': (11, 1),
+    'message': (12, 1),
 }
 
 
