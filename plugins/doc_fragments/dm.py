@@ -65,8 +65,10 @@ options:
     default: false
   force:
     description:
-      - With O(state=absent), remove the device even when it is open or used by another device
-        (C(dmsetup remove --force) first replaces its table with the error target).
+      - With O(state=absent), remove the device even when it is open (C(dmsetup remove --force) first
+        replaces its table with the error target).
+      - A device another device-mapper device uses is still refused, before anything is touched; remove
+        its users first, or list them in the same O(devices) batch.
       - In O(devices), the default of every item without its own.
     type: bool
     default: false

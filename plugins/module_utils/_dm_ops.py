@@ -385,6 +385,13 @@ class DmHost(object):
         # in check mode, the users an earlier spec of the batch would remove no longer count
         holders = [h for h in dev['names_using_dev'] if h not in self.unplanned]
         open_count = dev['open_count'] - (len(dev['names_using_dev']) - len(holders))
+        if holders and spec.force and not spec.deferred:
+            # dmsetup remove --force swaps in an error table before it finds the device busy:
+            # it would cut the holders' I/O path and still fail
+            raise DmError('device %s is used by %s; force cannot remove a device another dm device holds (the '
+                          'kernel would replace its table with error and still refuse). Remove %s first, or list '
+                          'them in the same devices batch' % (name, _plural(holders), _plural(holders)),
+                          open_count=open_count, holders=holders)
         if (holders or open_count) and not (spec.force or spec.deferred):
             raise DmError('device %s is in use (open count %d; held by %s); refusing to remove it. force: true '
                           'removes it anyway (the kernel first replaces its table with error), deferred: true '

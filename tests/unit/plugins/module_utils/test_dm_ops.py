@@ -253,3 +253,11 @@ def test_dm_runners_hand_every_crypt_key_to_no_log_before_anything_runs():
     DeviceRunner(module)
     assert module.no_log_values == {KEY}
     assert module.calls == []
+
+
+def test_force_does_not_cut_a_holder_s_io_path():
+    fake = FakeDmsetup(INFO, TABLES, STATUS)
+    host = DmHost(fake, check_mode=False, kernel='6.1.0')
+    with pytest.raises(DmError, match='force cannot remove a device another dm device holds'):
+        host.ensure(DeviceSpec('base', state='absent', force=True))
+    assert fake.calls == []
