@@ -53,7 +53,8 @@ options:
   readonly:
     description:
       - V(true) the device is read-only, V(false) writable. Changing it on an existing device needs O(reload).
-      - Omitted, an existing device stays as it is and a new one is writable.
+      - Omitted, an existing device stays as it is and a new one is writable, except one with a C(verity)
+        segment, which the kernel loads read-only only (V(false) with such a table fails).
     type: bool
   reload:
     description:

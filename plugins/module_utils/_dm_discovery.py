@@ -39,6 +39,12 @@ TABLE_ARGV = ['dmsetup', 'table']
 STATUS_ARGV = ['dmsetup', 'status']
 DISCOVERY_ARGVS = (INFO_ARGV, TABLE_ARGV, STATUS_ARGV)
 NO_DEVICES = 'No devices found'
+# dm-era answers a status read through its worker, which is stopped while the device is
+# suspended: the read (and so a plain `dmsetup status`) would wait until it is resumed.
+STATUS_WAITS_FOR_RESUME = ('era',)
+UNREADABLE_WHY = 'not read: a suspended era device answers status only once resumed'
+# what dmsetup prints when a device it listed is gone before it reads it (another process removed it)
+RACE_MESSAGES = ('No such device or address', 'Device does not exist')
 
 
 def _list(value):
@@ -77,8 +83,12 @@ def parse_info(text):
     return out
 
 
-def parse_all(info_text, table_text, status_text):
-    """The three outputs -> ``(facts, tables)``; see the module docstring."""
+def parse_all(info_text, table_text, status_text, unreadable=()):
+    """The three outputs -> ``(facts, tables)``; see the module docstring.
+
+    ``unreadable``: names whose status was not asked for (see ``discover``); their ``status``
+    is empty and ``status_unavailable`` says why.
+    """
     facts = parse_info(info_text)
     tables = {}
     table_lines = parse_multi(table_text)
@@ -95,19 +105,55 @@ def parse_all(info_text, table_text, status_text):
             parsed.update(start=int(words[0]), length=int(words[1]), target_type=words[2])
             statuses.append(parsed)
         dev['status'] = statuses
+        if name in unreadable:
+            dev['status_unavailable'] = UNREADABLE_WHY
     return facts, tables
 
 
-def discover(run):
-    """Run the three discovery commands through ``run(argv) -> (rc, stdout, stderr)``; ``parse_all`` them."""
-    outputs = []
-    for argv in DISCOVERY_ARGVS:
-        rc, stdout, stderr = run(list(argv))
-        if rc != 0:
-            raise DmError('%s failed (rc %d): %s' % (' '.join(argv), rc, (stderr or stdout).strip()),
-                          cmd=list(argv), rc=rc, stdout=stdout, stderr=stderr)
-        outputs.append(stdout)
-    return parse_all(*outputs)
+def blocked_status(facts, tables):
+    """Names whose status read would wait for a resume: suspended devices with a target in ``STATUS_WAITS_FOR_RESUME``."""
+    return sorted(name for name, dev in facts.items()
+                  if dev['suspended'] and set(seg.target_type for seg in tables.get(name, [])) & set(STATUS_WAITS_FOR_RESUME))
+
+
+def _raced(stderr):
+    return any(msg in (stderr or '') for msg in RACE_MESSAGES)
+
+
+def discover(run, attempts=3):
+    """Run the discovery commands through ``run(argv) -> (rc, stdout, stderr)``; ``parse_all`` them.
+
+    Three commands: ``INFO_ARGV``, ``TABLE_ARGV`` and ``STATUS_ARGV``. While a device whose
+    status waits for a resume (a suspended dm-era device) exists, the status command names
+    every other device instead (still one command; none when no other device exists) and the
+    blocked ones get ``status_unavailable``. When a device disappears between dmsetup's own
+    listing and its read of it (``RACE_MESSAGES``: another process removed it), the whole
+    discovery runs again, at most ``attempts`` times in all.
+    """
+    for attempt in range(attempts):
+        outputs = []
+        for argv in (INFO_ARGV, TABLE_ARGV, None):
+            blocked = ()
+            if argv is None:
+                facts, tables = parse_all(outputs[0], outputs[1], '')
+                blocked = blocked_status(facts, tables)
+                argv = STATUS_ARGV
+                if blocked:
+                    others = sorted(set(facts) - set(blocked))
+                    if not others:
+                        outputs.append('')
+                        break
+                    argv = STATUS_ARGV + ['--'] + others
+            rc, stdout, stderr = run(list(argv))
+            if rc != 0:
+                if _raced(stderr) and attempt + 1 < attempts:
+                    break
+                raise DmError('%s failed (rc %d): %s' % (' '.join(argv), rc, (stderr or stdout).strip()),
+                              cmd=list(argv), rc=rc, stdout=stdout, stderr=stderr)
+            outputs.append(stdout)
+        if len(outputs) == 3:
+            return parse_all(outputs[0], outputs[1], outputs[2], unreadable=blocked)
+    raise DmError('dmsetup discovery: devices kept disappearing while they were read (%d attempts)' % attempts)
 
 
 def select(facts, names=None, target_types=None, uuid_prefix=None):

@@ -19,7 +19,7 @@ __metaclass__ = type
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import STATES, DeviceSpec, DmHost
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import validate_name
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 
 DEVICE_SPEC = dict(
@@ -52,15 +52,24 @@ def device_argument_spec(extra):
 DEVICE_MODULE_KWARGS = dict(mutually_exclusive=[('name', 'devices')], required_one_of=[('name', 'devices')])
 
 
+INTEGRITY_KEYED = Integrity.KEYED
+
+
 def secrets(value):
-    """Crypt keys (hex) anywhere in raw parameters: segment dicts of type crypt and crypt table lines."""
+    """Keys anywhere in raw parameters: crypt keys (segment dicts of type crypt, crypt table lines)
+    and the keys of integrity's internal_hash / journal_crypt / journal_mac (``ALG:KEY``)."""
     found = []
     if isinstance(value, dict):
+        options = value.get('options') if isinstance(value.get('options'), dict) else value
         if value.get('type') == 'crypt':
-            options = value.get('options') if isinstance(value.get('options'), dict) else value
             key = options.get('key')
             if key is not None and not str(key).startswith(':') and str(key) != '-':
                 found.append(str(key))
+        if value.get('type') == 'integrity':
+            for name in INTEGRITY_KEYED:
+                keyed = str(options.get(name) or '')
+                if keyed.count(':') >= 1 and keyed.split(':', 1)[1]:
+                    found.append(keyed.split(':', 1)[1])
         for item in value.values():
             found.extend(secrets(item))
     elif isinstance(value, (list, tuple)):
@@ -71,6 +80,9 @@ def secrets(value):
             words = line.split()
             if len(words) > 4 and words[2] == 'crypt' and not words[4].startswith(':') and words[4] != '-':
                 found.append(words[4])
+            if len(words) > 3 and words[2] == 'integrity':
+                found.extend(w.split(':', 2)[2] for w in words[3:]
+                             if w.partition(':')[0] in INTEGRITY_KEYED and w.count(':') >= 2 and w.split(':', 2)[2])
     return found
 
 

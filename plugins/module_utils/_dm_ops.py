@@ -39,12 +39,16 @@ STATES = ('present', 'active', 'suspended', 'absent')
 MAPPER = '/dev/mapper/'
 
 
+# targets the kernel refuses in a writable table ("Device must be readonly")
+READONLY_TARGETS = ('verity',)
+
+
 class DeviceSpec(object):
     """What one device should be.
 
     ``table``: a ``Table`` or None (then an existing device's table is not compared, and a
     missing device cannot be created). ``readonly`` None: leave as it is (a new device is
-    writable). ``create_thin``: for thin segments, make sure the dev_id exists in the pool;
+    writable, unless its table has a target the kernel loads read-only only: verity). ``create_thin``: for thin segments, make sure the dev_id exists in the pool;
     ``snapshot_of``: dev_id (int) or device name of the origin thin, to create the dev_id
     as its snapshot; ``delete_thin``: with ``state: absent``, also delete the dev_id from
     the pool. ``metadata_snap`` (thin-pool): True reserve, False release, None leave.
@@ -59,6 +63,13 @@ class DeviceSpec(object):
         self.state = state
         self.table = table.validate() if table is not None else None
         self.uuid = validate_uuid(uuid)
+        if readonly is None and any(seg.target_type in READONLY_TARGETS for seg in (self.table or [])):
+            readonly = True
+        elif readonly is False and self.table is not None:
+            refused = sorted(set(seg.target_type for seg in self.table) & set(READONLY_TARGETS))
+            if refused:
+                raise DmError('device %s readonly: false, but the kernel loads a %s table read-only only; omit '
+                              'readonly or set it to true' % (name, ' and '.join(refused)))
         self.readonly = readonly
         self.reload = reload
         self.force = force
@@ -245,9 +256,12 @@ class DmHost(object):
                 self.planned.add(name)
                 return
             self._create(spec)
-            if spec.state == 'suspended':
-                self.dmsetup.call('suspend', name)
-            self._verify(spec, created=True, suspended=spec.state == 'suspended')
+            try:
+                if spec.state == 'suspended':
+                    self.dmsetup.call('suspend', name)
+                self._verify(spec, created=True, suspended=spec.state == 'suspended')
+            except DmError as exc:
+                raise DmError('%s; %s' % (exc.msg, self._undo_create(name)), **exc.details)
             self._metadata_snap(spec, result)
             return
 
@@ -306,6 +320,24 @@ class DmHost(object):
                 note = '' if name not in self.facts else ' (a table-less device %s is left; remove it)' % name
             raise self.dmsetup.error('create', name, rc, out, err, prefix='device %s not created%s: ' % (name, note))
         self.wait_for_node(name, present=True)
+
+    def _undo_create(self, name):
+        """Remove a device this run created but that is not as wanted; say what came of it."""
+        self.refresh()
+        dev = self.facts.get(name)
+        if dev is None:
+            return 'the device is gone'
+        if dev['suspended']:
+            self.dmsetup.try_call('resume', name)
+        rc, _out, _err = self.dmsetup.try_call('remove', name)
+        self.refresh()
+        if name in self.facts:
+            return 'the new device could not be removed again (rc %d): remove it with dmsetup remove %s' % (rc, name)
+        try:
+            self.wait_for_node(name, present=False)
+        except DmError as exc:
+            return 'the new device was removed again (%s)' % exc.msg
+        return 'the new device was removed again'
 
     def swap(self, name, table, readonly=False):
         """Load ``table`` into the inactive slot and resume; never leaves the device suspended or half-swapped."""

@@ -757,10 +757,41 @@ class Integrity(Target):
 
     def args(self):
         p = self.params
-        out = [p['device'], str(p['reserved']), str(p['tag_size']), p['mode']]
-        if p['options']:
-            out += [str(len(p['options']))] + p['options']
-        return out
+        # the kernel wants the option count even when it is 0
+        return [p['device'], str(p['reserved']), str(p['tag_size']), p['mode'], str(len(p['options']))] + p['options']
+
+    # options the kernel never echoes back: one-shot requests, and block_size at its default
+    UNECHOED = ('recalculate', 'reset_recalculate', 'block_size:512')
+    # options whose value is an algorithm and a key: only the algorithm is echoed
+    KEYED = ('internal_hash', 'journal_crypt', 'journal_mac')
+
+    def _comparable(self, option, resolve):
+        key, sep, value = option.partition(':')
+        if option in self.UNECHOED:
+            return None
+        if key in self.KEYED and sep:
+            return '%s:%s' % (key, value.split(':')[0])
+        if key == 'meta_device' and sep:
+            return 'meta_device:%s' % resolved(value, resolve)
+        return option
+
+    def _hide(self, option):
+        key, sep, value = option.partition(':')
+        alg, sep2, _secret = value.partition(':')
+        return '%s:%s:<redacted>' % (key, alg) if key in self.KEYED and sep and sep2 else option
+
+    def canonical(self, resolve=None, kernel=None):
+        # the kernel echoes only the algorithm of a keyed option: the key never leaves args()
+        out = self._resolve_tokens(self.args()[:5], resolve)
+        return out + [self._comparable(o, resolve) or o for o in self.params['options']]
+
+    def redacted(self):
+        return ' '.join(self.args()[:5] + [self._hide(o) for o in self.params['options']])
+
+    def secrets(self):
+        """The keys of keyed options (internal_hash/journal_crypt/journal_mac ALG:KEY)."""
+        return [o.split(':', 2)[2] for o in self.params['options']
+                if o.partition(':')[0] in self.KEYED and o.count(':') >= 2 and o.split(':', 2)[2]]
 
     def differences(self, live, resolve=None, kernel=None):
         if live.name != self.name:
@@ -769,10 +800,12 @@ class Integrity(Target):
         out = []
         if want != have:
             out.append('integrity args: wanted %r, live %r' % (' '.join(want), ' '.join(have)))
-        missing = [o for o in self.params['options'] if o not in live.params['options']]
+        live_options = [live._comparable(o, resolve) for o in live.params['options']]
+        missing = [o for o in self.params['options']
+                   if self._comparable(o, resolve) not in live_options + [None]]
         if missing:
             out.append('integrity options: wanted %s, live has %s'
-                       % (' '.join(missing), ' '.join(live.params['options']) or 'none'))
+                       % (' '.join(self._hide(o) for o in missing), ' '.join(live.params['options']) or 'none'))
         return out
 
 
@@ -1016,7 +1049,8 @@ class Multipath(Target):
     """``multipath <#features> <features> <#hw args> <hw args> <#groups> <first group> (<selector> ...)+``.
 
     Kept as features, hardware handler args and priority groups of paths; path selectors
-    round-robin, queue-length and service-time echo a repeat_count of 1 whatever was given.
+    round-robin, queue-length and service-time echo a repeat_count of 1 whatever was given;
+    features are echoed in the kernel's order (see ``canonical_features``).
     """
     name = 'multipath'
 
@@ -1066,9 +1100,34 @@ class Multipath(Target):
             raise DmError('multipath: unexpected arguments after the groups: %r' % ' '.join(t[i:]))
         return cls(features=features, hw_handler=hw, first_group=first, groups=groups)
 
+    # the kernel's echo order of the features; the valued ones are followed by their value
+    FEATURE_ORDER = ('queue_if_no_path', 'pg_init_retries', 'pg_init_delay_msecs', 'retain_attached_hw_handler',
+                     'queue_mode')
+    FEATURE_VALUED = ('pg_init_retries', 'pg_init_delay_msecs', 'queue_mode')
+
+    @classmethod
+    def canonical_features(cls, features):
+        """Features as the kernel echoes them: its order; ``queue_mode bio`` implies (and echoes)
+        ``retain_attached_hw_handler``; the request-based queue modes (rq, mq: the default) and
+        ``pg_init_retries 0`` are not echoed."""
+        groups, i = {}, 0
+        while i < len(features):
+            size = 2 if features[i] in cls.FEATURE_VALUED else 1
+            groups[features[i]] = list(features[i:i + size])
+            i += size
+        if groups.get('queue_mode', [None, None])[1:] in (['rq'], ['mq']):
+            del groups['queue_mode']
+        if groups.get('pg_init_retries', [None, None])[1:] == ['0']:
+            del groups['pg_init_retries']
+        if groups.get('queue_mode') == ['queue_mode', 'bio']:
+            groups['retain_attached_hw_handler'] = ['retain_attached_hw_handler']
+        ordered = [w for key in cls.FEATURE_ORDER if key in groups for w in groups[key]]
+        return ordered + [w for key in groups if key not in cls.FEATURE_ORDER for w in groups[key]]
+
     def _render(self, repeat_one):
         p = self.params
-        out = [str(len(p['features']))] + p['features'] + [str(len(p['hw_handler']))] + p['hw_handler']
+        features = self.canonical_features(p['features']) if repeat_one else p['features']
+        out = [str(len(features))] + features + [str(len(p['hw_handler']))] + p['hw_handler']
         out += [str(len(p['groups'])), str(p['first_group'])]
         for g in p['groups']:
             nargs = len(g['paths'][0]) - 1 if g['paths'] else 0

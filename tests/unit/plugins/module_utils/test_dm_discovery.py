@@ -127,3 +127,85 @@ def test_select_filters():
                                                             'stscap-thin-snap']
     assert list(select(facts, uuid_prefix='STSCAP-UUID')) == ['stscap-with:colon']
     assert list(select(facts, names=['stscap-era'])) == ['stscap-era']
+
+
+def _suspend(info_text, name):
+    """The captured info output with ``name`` marked suspended (attr column 'L-s-'/'L-sr')."""
+    rows = []
+    for row in info_text.splitlines():
+        cols = row.split('|')
+        if cols[0] == name:
+            cols[4] = cols[4][:2] + 's' + cols[4][3:]
+        rows.append('|'.join(cols))
+    return '\n'.join(rows) + '\n'
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_a_suspended_era_device_is_left_out_of_the_status_read(distro):
+    info, table, status = outputs(capture(distro)['all'])
+    info = _suspend(info, 'stscap-era')
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        if argv[:2] == ['dmsetup', 'status']:
+            # a plain status, or one naming the era device, would wait for its resume
+            assert argv[2:3] == ['--'] and 'stscap-era' not in argv, argv
+            # dmsetup prints the status lines of the named devices only
+            return 0, ''.join(line + '\n' for line in status.splitlines() if line.split(': ')[0] in argv[3:]), ''
+        return 0, {tuple(INFO_ARGV): info, tuple(DISCOVERY_ARGVS[1]): table}[tuple(argv)], ''
+
+    facts, _tables = discover(run)
+    assert len(calls) == 3
+    names = calls[2][3:]
+    assert sorted(names) == sorted(set(facts) - {'stscap-era'})
+    era = facts['stscap-era']
+    assert era['suspended'] and era['status'] == [] and 'era' in era['status_unavailable']
+    assert all('status_unavailable' not in dev for name, dev in facts.items() if name != 'stscap-era')
+
+
+def test_a_suspended_linear_device_does_not_change_the_status_read():
+    info, table, status = outputs(capture('debian12')['all'])
+    linear = [row.split('|')[0] for row in info.splitlines() if 'linear' in row.split('|')[0]][0]
+    answers = {tuple(INFO_ARGV): _suspend(info, linear), tuple(DISCOVERY_ARGVS[1]): table,
+               tuple(DISCOVERY_ARGVS[2]): status}
+    calls = []
+    discover(lambda argv: calls.append(argv) or (0, answers[tuple(argv)], ''))
+    assert calls == [list(a) for a in DISCOVERY_ARGVS]
+
+
+def test_only_a_suspended_era_device_means_no_status_read():
+    info = 'e||253|0|L-s-|0|1|1|7:0,7:1|\n'
+    table = 'e: 0 1024 era 7:0 7:1 128\n'
+    calls = []
+    facts, _ = discover(lambda argv: calls.append(argv) or (0, {tuple(INFO_ARGV): info,
+                                                                tuple(DISCOVERY_ARGVS[1]): table}[tuple(argv)], ''))
+    assert len(calls) == 2 and facts['e']['status'] == [] and facts['e']['status_unavailable']
+
+
+def test_a_device_removed_while_listed_makes_discovery_start_again():
+    info, table, status = outputs(capture('debian13')['all'])
+    answers = {tuple(a): out for a, out in zip(DISCOVERY_ARGVS, (info, table, status))}
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        if len(calls) == 3:
+            return 1, '', 'Device does not exist.\nCommand failed.\n'
+        return 0, answers[tuple(argv)], ''
+
+    facts, _tables = discover(run)
+    assert len(calls) == 6 and calls[3:] == [list(a) for a in DISCOVERY_ARGVS]
+    assert 'stscap-era' in facts
+
+
+def test_devices_that_keep_disappearing_fail_after_three_attempts():
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return 1, '', 'device-mapper: deps ioctl on (253:40) failed: No such device or address\n'
+
+    with pytest.raises(DmError) as err:
+        discover(run)
+    assert len(calls) == 3 and 'No such device or address' in err.value.msg

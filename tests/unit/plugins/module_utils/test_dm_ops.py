@@ -261,3 +261,51 @@ def test_force_does_not_cut_a_holder_s_io_path():
     with pytest.raises(DmError, match='force cannot remove a device another dm device holds'):
         host.ensure(DeviceSpec('base', state='absent', force=True))
     assert fake.calls == []
+
+
+def test_integrity_keys_are_found_for_no_log():
+    key = 'd4' * 16
+    assert secrets({'type': 'integrity', 'options': {'device': '7:1', 'internal_hash': 'hmac(sha256):' + key}}) == [key]
+    assert secrets('0 2048 integrity 7:1 0 4 J 1 journal_mac:hmac(sha256):%s' % key) == [key]
+    assert secrets({'type': 'integrity', 'options': {'internal_hash': 'crc32c'}}) == []
+
+
+def test_a_verity_table_makes_a_read_only_device_unless_told_otherwise():
+    table = Table.parse(['0 512 verity 1 7:99 7:100 4096 4096 64 0 sha256 ' + 'ab' * 32 + ' -'])
+    assert DeviceSpec('v', table=table).readonly is True
+    assert DeviceSpec('v', table=table, readonly=True).readonly is True
+    with pytest.raises(DmError) as err:
+        DeviceSpec('v', table=table, readonly=False)
+    assert 'verity' in err.value.msg and 'read-only' in err.value.msg
+    assert DeviceSpec('z', table=Table.parse(['0 8 zero'])).readonly is None
+
+
+class EchoingKernel(object):
+    """A fake kernel that keeps devices and echoes every created table through ``echo``."""
+
+    def __init__(self, echo):
+        self.echo = echo
+        self.devices = {}
+        self.calls = []
+
+    def __call__(self, argv, data=None):
+        argv = list(argv)
+        if argv[1] == 'info':
+            return 0, ''.join('%s||253|%d|L--w|0|1|0||\n' % (n, i) for i, n in enumerate(sorted(self.devices))), ''
+        if argv[1] in ('table', 'status'):
+            return 0, ''.join('%s: %s\n' % (n, t) for n, t in sorted(self.devices.items())), ''
+        self.calls.append(argv)
+        if argv[1] == 'create':
+            self.devices[argv[-1]] = self.echo(data.strip())
+        elif argv[1] == 'remove':
+            self.devices.pop(argv[-1], None)
+        return 0, '', ''
+
+
+def test_a_created_device_that_is_not_as_wanted_is_removed_again():
+    kernel = EchoingKernel(lambda line: line.replace('0 8 zero', '0 16 zero'))
+    host = DmHost(kernel, check_mode=False, resolve=lambda p: p, kernel=(6, 1), exists=lambda p: p.split('/')[-1] in kernel.devices)
+    with pytest.raises(DmError) as err:
+        host.apply([DeviceSpec('z0', table=Table.parse('0 8 zero'))])
+    assert 'not as wanted after the change' in err.value.msg and 'removed again' in err.value.msg
+    assert [c[1] for c in kernel.calls] == ['create', 'remove'] and kernel.devices == {}

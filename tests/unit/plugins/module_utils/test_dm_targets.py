@@ -239,6 +239,52 @@ def test_integrity_compares_only_the_options_asked_for():
         'buffer_sectors:128 journal_watermark:50 commit_time:10000 internal_hash:crc32c']
 
 
+def test_integrity_always_gives_the_option_count():
+    # the kernel refuses "<dev> 0 4 J" without the count (seen on both lab kernels)
+    assert from_params('integrity', {'device': '7:1'}).args() == ['7:1', '0', '4', 'J', '0']
+
+
+@pytest.mark.parametrize('wanted', ['block_size:512', 'recalculate', 'reset_recalculate',
+                                    'internal_hash:crc32c', 'meta_device:/dev/vdc'])
+def test_integrity_options_the_kernel_does_not_echo_as_given_are_no_difference(wanted):
+    live = parse_target('integrity', '7:89 0 4 J 7 meta_device:7:90 journal_sectors:352 interleave_sectors:32768 '
+                                     'buffer_sectors:128 journal_watermark:50 commit_time:10000 internal_hash:crc32c')
+    resolve = {'/dev/vdc': '7:90'}.get
+    assert parse_target('integrity', '7:89 0 4 J 1 ' + wanted).differences(live, resolve) == []
+
+
+def test_integrity_block_size_other_than_the_default_is_compared():
+    live = parse_target('integrity', '7:89 0 4 J 1 journal_sectors:352')
+    assert parse_target('integrity', '7:89 0 4 J 1 block_size:4096').differences(live) == [
+        'integrity options: wanted block_size:4096, live has journal_sectors:352']
+
+
+def test_integrity_keys_stay_in_args_only():
+    key = 'c3' * 16
+    wanted = from_params('integrity', {'device': '7:1', 'options': {'internal_hash': 'hmac(sha256):' + key}})
+    assert wanted.args()[-1] == 'internal_hash:hmac(sha256):' + key
+    assert key not in wanted.redacted() and key not in ' '.join(wanted.canonical()) and key not in repr(wanted)
+    assert wanted.secrets() == [key]
+    live = parse_target('integrity', '7:1 0 4 J 1 internal_hash:hmac(sha256)')
+    assert wanted.differences(live) == []
+    other = parse_target('integrity', '7:1 0 4 J 1 internal_hash:crc32c')
+    assert all(key not in d for d in wanted.differences(other)) and wanted.differences(other)
+
+
+@pytest.mark.parametrize('features, echoed', [
+    (['queue_mode', 'bio'], '3 retain_attached_hw_handler queue_mode bio'),
+    (['queue_mode', 'bio', 'queue_if_no_path'], '4 queue_if_no_path retain_attached_hw_handler queue_mode bio'),
+    (['queue_mode', 'rq'], '0'),
+    (['pg_init_retries', '0', 'queue_if_no_path'], '1 queue_if_no_path'),
+    (['pg_init_delay_msecs', '50', 'pg_init_retries', '3'], '4 pg_init_retries 3 pg_init_delay_msecs 50'),
+])
+def test_multipath_features_compare_as_the_kernel_echoes_them(features, echoed):
+    wanted = from_params('multipath', {'features': features, 'groups': [{'selector': 'round-robin', 'paths': ['7:1']}]})
+    live = parse_target('multipath', echoed + ' 0 1 1 round-robin 0 1 1 7:1 1')
+    assert wanted.differences(live) == []
+    assert wanted.args()[:len(features) + 1] == [str(len(features))] + features
+
+
 def test_writecache_options_compare_in_kernel_order():
     a = parse_target('writecache', 's 7:1 7:2 4096 4 low_watermark 40 high_watermark 60')
     b = parse_target('writecache', 's 7:1 7:2 4096 4 high_watermark 60 low_watermark 40')
