@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab stage: image -> up -> lab host tests -> dmpd tests on every host -> dm tests on every host
-# -> molecule smoke -> down.
+# -> molecule test --all (every scenario on the fleet) -> down.
 # The fleet is always torn down, whatever fails. Every step runs even when an earlier test step
 # failed (the fleet is up anyway); the exit status says whether all passed.
 # Usage: lab/lab-test.sh   (settings from the environment, see docs/lab.md; VENV defaults to .venv)
@@ -13,9 +13,11 @@ LAB_DIR=${LAB_DIR:-$PWD/.lab}
 LAB_TEST_DMPD=${LAB_TEST_DMPD:-1}
 # the dmpd tests worth repeating on every guest carry this marker (tests/integration/pytest.ini)
 LAB_TEST_DMPD_MARK=${LAB_TEST_DMPD_MARK:-guest}
-# The dm suite (tests/integration/dm) is off by default until a clean CI-like run of the whole
-# lab stage with it has been measured (session 2 could not finish one): LAB_TEST_DM=1 runs it.
-LAB_TEST_DM=${LAB_TEST_DM:-0}
+# the dm suite (tests/integration/dm) on every guest; 0 skips it
+LAB_TEST_DM=${LAB_TEST_DM:-1}
+# the molecule scenarios: all (molecule test --all), a space-separated list of scenario names, or
+# none
+LAB_TEST_MOLECULE=${LAB_TEST_MOLECULE:-all}
 export VENV LAB_DIR
 start=$(date +%s)
 failed=()
@@ -113,7 +115,16 @@ if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/n
     done
 fi
 
-step "molecule test -s smoke"
-"$VENV/bin/molecule" test -s smoke || failed+=("molecule smoke")
+if [ "$LAB_TEST_MOLECULE" = all ]; then
+    install_once
+    step "molecule test --all"
+    "$VENV/bin/molecule" test --all || failed+=("molecule test --all")
+elif [ "$LAB_TEST_MOLECULE" != none ]; then
+    install_once
+    for scenario in $LAB_TEST_MOLECULE; do
+        step "molecule test -s $scenario"
+        "$VENV/bin/molecule" test -s "$scenario" || failed+=("molecule $scenario")
+    done
+fi
 
 [ "${#failed[@]}" -eq 0 ]

@@ -34,6 +34,6 @@ lab-status: ## lab: list the lab guests
 
 # image -> up -> tests/integration/lab -> tests/integration/dmpd per host -> molecule smoke -> down
 # (always, even on failure). LAB_TEST_DMPD=0 skips the dmpd tests; LAB_TEST_DMPD_MARK picks them (guest).
-lab-test: ## lab: boot the fleet, run the integration tests and molecule smoke on it, tear it down
+lab-test: ## lab: boot the fleet, run the lab, dmpd and dm integration tests and every molecule scenario on it, tear it down
 	@lab/lab-test.sh
 TEST_STAGES += lab-test

@@ -48,7 +48,8 @@ class DeviceSpec(object):
 
     ``table``: a ``Table`` or None (then an existing device's table is not compared, and a
     missing device cannot be created). ``readonly`` None: leave as it is (a new device is
-    writable, unless its table has a target the kernel loads read-only only: verity). ``create_thin``: for thin segments, make sure the dev_id exists in the pool;
+    writable, unless its table has a target the kernel loads read-only only: verity).
+    ``create_thin``: for thin segments, make sure the dev_id exists in the pool;
     ``snapshot_of``: dev_id (int) or device name of the origin thin, to create the dev_id
     as its snapshot; ``delete_thin``: with ``state: absent``, also delete the dev_id from
     the pool. ``metadata_snap`` (thin-pool): True reserve, False release, None leave.

@@ -14,7 +14,8 @@ Each test owns a region of the data disks (``area()``, 256 MiB slots, ``SLOTS``)
 device names starting with its ``prefix`` (``stsit-<test name>-``), so test files can run on
 two workers (``-n 2 --dist loadfile``: the tests of one file share a worker). A test that
 fails has its devices removed afterwards. At the end of the session (on the last worker to
-finish) no device may be suspended, and every ``stsit-`` device left is removed.
+finish) no device may be suspended, every ``stsit-`` device left is removed, and the first and
+last MiB of both data disks are zeroed (so the next user's probes find them blank).
 """
 
 import fcntl
@@ -116,14 +117,23 @@ def dm():
         host.guest({'op': 'remove_self'})
         pytest.skip('the data disks must have at least 4 GiB (16 slots of 256 MiB): %s' % ', '.join(small))
     host.disks = disks[:2]
+    sizes = [f['sectors'] for f in facts[2:4]]
     yield host
 
     outcome = {}
 
     def last():
         # no other worker runs now: nothing may be left suspended; then remove what the tests left
-        results = host.guest({'op': 'suspended'}, {'op': 'cleanup', 'prefix': PREFIX}, {'op': 'remove_self'})
+        results = host.guest({'op': 'suspended'}, {'op': 'cleanup', 'prefix': PREFIX})
         outcome['suspended'], outcome['swept'] = results[0], results[1]
+        # the disks as blank as they came to the probes of whatever runs next (wipefs, blkid, the
+        # roles' safe mode): their first and last MiB zeroed, once no test device uses them
+        steps = []
+        if not results[1]['left']:
+            for disk, size in zip(host.disks, sizes):
+                steps += [{'op': 'zero', 'dev': disk, 'offset': 0, 'length': MIB},
+                          {'op': 'zero', 'dev': disk, 'offset': size - MIB, 'length': MIB}]
+        host.guest(*(steps + [{'op': 'remove_self'}]))
     session.finish(last)
     if not outcome:
         host.guest({'op': 'remove_self'})

@@ -178,8 +178,8 @@ def test_only_a_suspended_era_device_means_no_status_read():
     info = 'e||253|0|L-s-|0|1|1|7:0,7:1|\n'
     table = 'e: 0 1024 era 7:0 7:1 128\n'
     calls = []
-    facts, _ = discover(lambda argv: calls.append(argv) or (0, {tuple(INFO_ARGV): info,
-                                                                tuple(DISCOVERY_ARGVS[1]): table}[tuple(argv)], ''))
+    answers = {tuple(INFO_ARGV): info, tuple(DISCOVERY_ARGVS[1]): table}
+    facts, _tables = discover(lambda argv: calls.append(argv) or (0, answers[tuple(argv)], ''))
     assert len(calls) == 2 and facts['e']['status'] == [] and facts['e']['status_unavailable']
 
 
