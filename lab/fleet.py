@@ -236,6 +236,17 @@ def write_inventory(hosts):
              "        ansible_ssh_args: -C -o ControlMaster=auto -o ControlPersist=30m",
              "        ansible_ssh_pipelining: true",
              "        ansible_python_interpreter: /usr/bin/python3",
+             # what playbooks/site.yml builds on every lab host (make demo, the fleet scenario):
+             # two thin volumes (one ext4, mounted), a snapshot, and known data written once into
+             # each stack; the role scenarios set their own at play level
+             "        thin_stack_volumes:",
+             "          - {name: sts_thin_fs, size: 256M, filesystem: ext4, mount: /mnt/sts_thin_fs}",
+             "          - {name: sts_thin_raw, size: 128M}",
+             "        thin_stack_snapshots:",
+             "          - {name: sts_thin_raw_snap, origin: sts_thin_raw}",
+             "        thin_stack_workload: true",
+             "        cache_stack_workload: true",
+             "        era_stack_workload: true",
              "      children:"]
     for distro in sorted(by_distro):
         lines += [f"        {distro}:", "          hosts:"]
