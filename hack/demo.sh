@@ -36,7 +36,7 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-step "lab image (cached in ${LAB_CACHE:-/var/cache/sts-devicemapper/lab})"
+step "lab image"
 "${LAB[@]}" image || exit 1
 step "lab up"
 # only a fleet this run started is stopped at the end; guests already running stay as they were

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: hack/docs.sh VENV NS.NAME OUTDIR
 # The collection's HTML site (module and role pages) from the collection as
-# installed where VENV's ansible finds it (`make install`): antsibull-docs
+# installed where ansible finds it from the repository root (`make install`, ansible.cfg): antsibull-docs
 # sphinx-init writes a Sphinx project into build/docs-src, antsibull-docs
 # collection renders the RST, sphinx-build makes OUTDIR/html. Offline: the
 # intersphinx inventories (python, jinja2, ansible docs) cannot be fetched

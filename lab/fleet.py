@@ -294,7 +294,10 @@ def _ansible_ping(hosts):
 
 def up(distros):
     cfg = settings()
-    hostdeps.ensure(hostdeps.FLEET_PROGRAMS)
+    # everything the images and the guests need, in one install before anything runs in parallel
+    build_images = not all(image.image_ready(d) for d in distros)
+    hostdeps.ensure({**hostdeps.FLEET_PROGRAMS, **(hostdeps.IMAGE_PROGRAMS if build_images else {})},
+                    keyring=build_images)
     start = time.monotonic()
     image.build_all(distros)
     wanted = [(f"{d}-{i}", d) for d in distros for i in range(1, cfg["count"] + 1)]

@@ -1,9 +1,16 @@
-"""Make sure the host has the programs the lab runs, installing Debian packages when missing."""
+"""Make sure the host has the programs the lab runs, installing Debian packages when missing.
+
+The installing is hack/apt_ensure.py's (one installer for the whole project: it serialises
+concurrent installs and waits for apt's locks). The lab asks for everything it will need in one
+call, before it starts anything in parallel.
+"""
 
 import os
 import shutil
 import subprocess
 import sys
+
+APT_ENSURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hack", "apt_ensure.py")
 
 # program -> Debian package that provides it
 IMAGE_PROGRAMS = {
@@ -25,20 +32,19 @@ def _have(program):
     return shutil.which(program, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is not None
 
 
-def ensure(programs, keyring=False):
-    """Install (via apt-get) the packages behind any missing program; exit with a clear message if that fails."""
+def missing_packages(programs, keyring=False):
+    """The Debian packages behind the programs of the mapping that are not on the host."""
     missing = sorted({pkg for prog, pkg in programs.items() if not _have(prog)})
     if keyring and not os.path.exists(KEYRING):
         missing.append("debian-archive-keyring")
+    return missing
+
+
+def ensure(programs, keyring=False):
+    """Install the packages behind any missing program; exit with the installer's reason if that fails."""
+    missing = missing_packages(programs, keyring)
     if not missing:
         return
     print(f"lab: installing host packages: {' '.join(missing)}", flush=True)
-    if os.geteuid() != 0:
-        sys.exit(f"lab: missing host packages {missing}; install them as root: apt-get install {' '.join(missing)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-    if subprocess.run(cmd, env=env, check=False).returncode != 0:
-        # a stale package index is the usual cause; refresh once and retry
-        subprocess.run(["apt-get", "update"], env=env, check=False)
-        if subprocess.run(cmd, env=env, check=False).returncode != 0:
-            sys.exit(f"lab: could not install {missing} with apt-get")
+    if subprocess.run([sys.executable, APT_ENSURE, *missing], check=False).returncode != 0:
+        sys.exit(f"lab: could not install the host packages {' '.join(missing)} (see apt-ensure's message above)")

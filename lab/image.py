@@ -212,7 +212,12 @@ def build(distro, force=False):
 
 
 def build_all(distros, force=False):
-    """Build the images of several distros at once (debootstrap waits mostly on the network)."""
+    """Build the images of several distros at once (debootstrap waits mostly on the network).
+
+    The host packages the builds need are installed first, once: two builds each running
+    apt-get would collide on apt's lock."""
+    if force or not all(image_ready(d) for d in distros):
+        hostdeps.ensure(hostdeps.IMAGE_PROGRAMS, keyring=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(distros) or 1) as pool:
         futures = [pool.submit(build, d, force) for d in distros]
         return [f.result() for f in futures]
@@ -240,7 +245,6 @@ def _prune_old_images(distro, keep):
 
 
 def _build_locked(distro, suite, key, recipe, final):
-    hostdeps.ensure(hostdeps.IMAGE_PROGRAMS, keyring=True)
     _check_space(cache_dir())
     start = time.monotonic()
     work = os.path.join(cache_dir(), f".build-{distro}-{key}-{os.getpid()}")

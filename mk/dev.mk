@@ -58,7 +58,10 @@ sanity-oldest: venv-oldest apt-dev
 
 lint: venv ## ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs
 	$(call banner,lint: ansible-lint)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint
+	@# ansible-lint links the work tree into .ansible/collections itself; without this it
+	@# would also find make install's copy through ansible.cfg and warn about two versions
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.ansible/collections \
+		$(VENV)/bin/ansible-lint
 	$(call banner,lint: antsibull-changelog lint)
 	$(VENV)/bin/antsibull-changelog lint
 	$(call banner,lint: antsibull-docs lint-collection-docs)
@@ -74,17 +77,23 @@ unit-oldest: venv-oldest
 	$(call banner,unit: pytest tests/unit with $(VENV_OLDEST))
 	hack/unit.sh $(VENV_OLDEST)
 
-install: venv ## build the collection into build/ and install it into .venv (ansible finds it with no env vars)
-	$(call banner,install: $(COLLECTION_TARBALL) into $(VENV))
+# Where `make install` puts the collection: the first collections path of ./ansible.cfg, so
+# ansible run from the repository root finds it with no variables, and nothing is written
+# into the venv's ansible package.
+COLLECTIONS_DIR := $(BUILD)/collections
+
+install: venv ## build the collection into build/ and install it into build/collections (ansible.cfg's collections path)
+	$(call banner,install: $(COLLECTION_TARBALL) into $(COLLECTIONS_DIR))
 	@mkdir -p $(BUILD)
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(BUILD) .
-	$(VENV)/bin/ansible-galaxy collection install --force \
-		-p "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-		$(COLLECTION_TARBALL)
-	@# ansible-galaxy warns that this path is not configured: ansible scans sys.path for
-	@# ansible_collections too, so prove that ansible finds it with no env vars.
-	cd / && env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
-		$(CURDIR)/$(VENV)/bin/ansible-doc --list $(COLLECTION_NAMESPACE).$(COLLECTION_NAME)
+	@# ansible-galaxy's warnings (a path outside the configured ones, for one) fail the target
+	env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
+		$(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS_DIR) \
+		$(COLLECTION_TARBALL) 2>&1 | tee $(BUILD)/install.log
+	@! grep -q '\[WARNING\]' $(BUILD)/install.log || { echo "install: ansible-galaxy warned (above)" >&2; exit 1; }
+	@# ansible finds it from the repository root, through ansible.cfg alone
+	env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
+		$(VENV)/bin/ansible-doc --list $(COLLECTION_NAMESPACE).$(COLLECTION_NAME)
 
 integration-local: install apt-dev ## integration tests on this host's real dmpd tools (tests/integration/dmpd)
 	$(call banner,integration-local: pytest tests/integration/dmpd)
