@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Install the Debian packages that are missing, whoever else is using apt at the time.
 
-    hack/apt_ensure.py [--timeout SECONDS] PKG...
+    python3 hack/apt_ensure.py [--timeout SECONDS] PKG...
 
 The one installer of Debian packages for every make target, hack/ script and the lab.
 Packages already installed cost one dpkg-query and nothing else. Otherwise:
@@ -138,7 +137,8 @@ def wait_for_apt_locks(locks, deadline):
 def take_own_lock(path, deadline):
     """Hold this project's install lock (an open file with a flock) until the process ends."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    f = open(path, "a+")  # noqa: SIM115 - held for the rest of the process
+    # not a with-block: the flock lasts as long as the file is open, until ensure() closes it
+    f = open(path, "a+")
     reported = False
     while True:
         try:
@@ -210,7 +210,7 @@ def ensure(packages, timeout=None, own_lock=None, locks=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--timeout", type=float, default=None,
                         help=f"seconds to wait for apt's locks (default STS_APT_LOCK_TIMEOUT or {DEFAULT_TIMEOUT})")
     parser.add_argument("packages", nargs="+", metavar="PKG")

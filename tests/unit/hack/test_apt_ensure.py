@@ -140,7 +140,7 @@ def test_waits_for_a_foreign_holder_and_names_it(fake_apt):
         assert holder.stdout.readline().strip() == "holding"
         begun = time.monotonic()
         proc = run_ensure(fake_apt, "--timeout", "60", "thin-provisioning-tools")
-        _, err = proc.communicate(timeout=60)
+        err = proc.communicate(timeout=60)[1]
         assert proc.returncode == 0, err
         assert f"held by pid {holder.pid}" in err
         assert "thin-provisioning-tools" in installed(fake_apt)
@@ -157,7 +157,7 @@ def test_a_holder_past_the_timeout_fails_clearly_and_runs_nothing(fake_apt):
     try:
         assert holder.stdout.readline().strip() == "holding"
         proc = run_ensure(fake_apt, "--timeout", "1", "shellcheck")
-        _, err = proc.communicate(timeout=30)
+        err = proc.communicate(timeout=30)[1]
         assert proc.returncode == 1
         assert fake_apt["STS_APT_LOCKS"] in err and f"pid {holder.pid}" in err and "timeout" in err, err
         assert "Traceback" not in err
@@ -172,6 +172,6 @@ def test_apt_get_failing_for_another_reason_is_reported(fake_apt, tmp_path):
     failing = tmp_path / "bin" / "apt-get"
     failing.write_text("#!/bin/sh\necho 'E: Unable to locate package nosuchpkg' >&2\nexit 100\n")
     proc = run_ensure(fake_apt, "nosuchpkg")
-    _, err = proc.communicate(timeout=30)
+    err = proc.communicate(timeout=30)[1]
     assert proc.returncode == 1
     assert "could not install nosuchpkg" in err and "rc=100" in err, err
