@@ -3,7 +3,7 @@
 # venv and the collection (make install) -> lab image (built once, then cached outside the
 # repo) -> lab up (Debian 12 + Debian 13 guests) -> playbooks/site.yml across the fleet (thin,
 # cache and era stacks, with ansible's task-by-task progress) -> the fleet report, printed and
-# written to $STS_REPORT_DIR (default ./sts-reports) -> lab down.
+# written to $STS_REPORT_DIR (default ./sts-reports) as Markdown, JSON and HTML -> lab down.
 # KEEP=1 keeps the fleet and its stacks up afterwards (tear down: the teardown playbook, then make lab-down).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -53,5 +53,7 @@ ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-0} ANSIBLE_HOST_KEY_CHECKING=False \
     "$VENV/bin/ansible-playbook" -i "$LAB_DIR/inventory.yml" sts.devicemapper.site \
     -e "sts_report_dir=$STS_REPORT_DIR" || exit 1
 
-step "fleet report ($STS_REPORT_DIR/fleet-report.md, fleet-report.json)"
+step "fleet report ($STS_REPORT_DIR/fleet-report.md, fleet-report.json, fleet-report.html)"
 cat "$STS_REPORT_DIR/fleet-report.md"
+echo
+echo "demo: the HTML report (tables and charts; opens without a network): file://$STS_REPORT_DIR/fleet-report.html"

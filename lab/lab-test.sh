@@ -115,6 +115,10 @@ if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/n
     done
 fi
 
+if [ "$LAB_TEST_MOLECULE" != none ]; then
+    # the fleet scenario opens the HTML fleet report in headless Chromium on this machine
+    hack/apt-ensure.sh chromium || failed+=("apt-ensure chromium")
+fi
 if [ "$LAB_TEST_MOLECULE" = all ]; then
     install_once
     step "molecule test --all"

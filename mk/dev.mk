@@ -23,8 +23,9 @@ COLLECTION_NAMESPACE := $(shell sed -nE 's/^namespace:[[:space:]]*([a-z0-9_]+).*
 COLLECTION_NAME := $(shell sed -nE 's/^name:[[:space:]]*([a-z0-9_]+).*/\1/p' galaxy.yml)
 COLLECTION_VERSION := $(shell sed -nE 's/^version:[[:space:]]*([0-9][^[:space:]]*).*/\1/p' galaxy.yml)
 COLLECTION_TARBALL := $(BUILD)/$(COLLECTION_NAMESPACE)-$(COLLECTION_NAME)-$(COLLECTION_VERSION).tar.gz
-# Debian packages the dev loop needs on a fresh machine (integration-local runs the real tools).
-DEV_DEB_PACKAGES := thin-provisioning-tools shellcheck
+# Debian packages the dev loop needs on a fresh machine: integration-local runs the real dmpd
+# tools, and opens the HTML fleet report in headless Chromium.
+DEV_DEB_PACKAGES := thin-provisioning-tools shellcheck chromium
 
 TEST_STAGES := venv venv-oldest sanity lint unit integration-local docs
 
@@ -45,7 +46,7 @@ $(VENV_OLDEST_STAMP): $(OLDEST_REQUIREMENTS)
 	hack/venv.sh $(VENV_OLDEST) $(OLDEST_BASE_PYTHON) $(OLDEST_REQUIREMENTS)
 	@touch $@
 
-apt-dev: ## Debian packages the dev loop needs (thin-provisioning-tools, shellcheck), installed only if missing
+apt-dev: ## Debian packages the dev loop needs (thin-provisioning-tools, shellcheck, chromium), installed only if missing
 	@hack/apt-ensure.sh $(DEV_DEB_PACKAGES)
 
 sanity: sanity-newest sanity-oldest ## ansible-test sanity, every test, with the newest and the oldest ansible-core
@@ -95,10 +96,12 @@ install: venv ## build the collection into build/ and install it into build/coll
 	env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
 		$(VENV)/bin/ansible-doc --list $(COLLECTION_NAMESPACE).$(COLLECTION_NAME)
 
-integration-local: install apt-dev ## integration tests on this host's real dmpd tools (tests/integration/dmpd)
+integration-local: install apt-dev ## integration tests on this host: the real dmpd tools (tests/integration/dmpd), the HTML report in Chromium (tests/integration/report)
 	$(call banner,integration-local: pytest tests/integration/dmpd)
 	@# Two workers: each ansible call is mostly Python start-up, and the machine has two cores.
 	hack/pytest-dir.sh $(VENV) tests/integration/dmpd -v -n 2
+	$(call banner,integration-local: pytest tests/integration/report (the HTML fleet report in headless Chromium))
+	STS_REQUIRE_CHROMIUM=1 hack/pytest-dir.sh $(VENV) tests/integration/report -v
 
 docs: install ## HTML docs site of the collection into docs/build (antsibull-docs + sphinx, offline)
 	$(call banner,docs: antsibull-docs + sphinx into docs/build)
