@@ -1,12 +1,14 @@
 # sts.devicemapper developer entry points. `make help` lists them.
 # The dev loop (venvs, sanity, lint, unit, docs, install) lives in mk/dev.mk,
-# the lab (qemu guests with real device-mapper) in mk/lab.mk.
+# the lab (qemu guests with real device-mapper) in mk/lab.mk, the benchmarks (make bench,
+# never part of make test) in mk/bench.mk.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 include mk/dev.mk
 -include mk/lab.mk
+-include mk/bench.mk
 
 .PHONY: help test demo
 help:

@@ -16,7 +16,6 @@ import hashlib
 import os
 import stat
 import struct
-from xml.etree import ElementTree
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 
@@ -106,6 +105,8 @@ def require_binary(path, role='path'):
 
 def xml_superblock(path):
     """The family and attributes of the first element of an XML dump, read as a stream."""
+    # Imported here: only restore reads XML, and every dmpd module would pay for the import at start.
+    from xml.etree import ElementTree
     if not looks_like_xml(read_head(path, 512)):
         raise DmpdError('src %s is not an XML metadata dump (it does not start with an XML element); '
                         'binary metadata is repaired with sts.devicemapper.dmpd_repair, not restored'

@@ -11,7 +11,6 @@ __metaclass__ = type
 
 import math
 import re
-from xml.etree import ElementTree
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SECTOR
@@ -84,6 +83,8 @@ def parse_thin_delta(stdout):
 
     Begin and length are in data blocks of the pool, as the tool reports them.
     """
+    # Imported here, as in _dmpd_metadata: every dmpd module would pay for it at start.
+    from xml.etree import ElementTree
     try:
         root = ElementTree.fromstring(stdout)
     except ElementTree.ParseError as exc:
