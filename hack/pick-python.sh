@@ -21,7 +21,7 @@ for p in "${candidates[@]}"; do
     out=$("$p" -c 'import ssl, venv, ensurepip, sys; print("%d.%d.%d" % sys.version_info[:3], sys.executable)' 2>/dev/null) || continue
     ver=${out%% *}
     real=${out#* }
-    # 3.12.1 from pyenv failed TLS to the package index inside ansible-test venvs (LAB_NOTES).
+    # 3.12.1 from pyenv failed TLS to the package index inside ansible-test venvs (seen on these machines, 2026-11).
     [ "$ver" = "3.12.1" ] && continue
     newest=$(printf '%s\n%s\n' "$best_ver" "$ver" | sort -V | tail -n1)
     if [ "$newest" = "$ver" ] && [ "$ver" != "$best_ver" ]; then
