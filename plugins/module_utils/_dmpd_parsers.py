@@ -122,3 +122,127 @@ def parse_metadata_size(stdout, unit):
         number, in_sectors = float(match.group(1)), unit == 's'
     nbytes = int(math.ceil(number * SECTOR)) if in_sectors else int(math.ceil(number))
     return dict(bytes=nbytes, sectors=int(math.ceil(nbytes / float(SECTOR))))
+
+
+def parse_era_invalidate(stdout):
+    """``era_invalidate`` XML as a sorted list of ``[begin, end)`` block ranges.
+
+    Both generations write ``<range begin= end=/>`` and ``<block block=/>`` inside
+    ``<blocks>`` (0.9 spells ``end = "4"``, which is still XML); a single block
+    becomes ``[block, block + 1]``.
+    """
+    from xml.etree import ElementTree
+    try:
+        root = ElementTree.fromstring(stdout)
+    except ElementTree.ParseError as exc:
+        raise DmpdError('era_invalidate printed something that is not XML (%s): %r' % (exc, stdout[:200]))
+    if root.tag != 'blocks':
+        raise DmpdError('era_invalidate output starts with <%s>; expected <blocks>: %r' % (root.tag, stdout[:200]))
+    ranges = []
+    for node in root:
+        if node.tag == 'range':
+            begin, end = (_xml_int('era_invalidate', node, 'begin'), _xml_int('era_invalidate', node, 'end'))
+        elif node.tag == 'block':
+            begin = _xml_int('era_invalidate', node, 'block')
+            end = begin + 1
+        else:
+            raise DmpdError('era_invalidate output has an unexpected <%s> element; expected <range> or <block>'
+                            % node.tag)
+        if end <= begin:
+            raise DmpdError('era_invalidate output has an empty range [%d, %d); expected begin < end'
+                            % (begin, end))
+        ranges.append([begin, end])
+    return sorted(ranges)
+
+
+def _xml_int(tool, node, name):
+    text = node.get(name)
+    if text is None or not text.strip().isdigit():
+        raise DmpdError('%s output: <%s> has %s=%r; expected a whole number >= 0' % (tool, node.tag, name, text))
+    return int(text)
+
+
+def parse_era_dump(source):
+    """``era_dump`` XML as ``dict(block_size, nr_blocks, current_era, writesets, blocks_per_era)``.
+
+    ``source`` is the XML as text or bytes, or a file opened in binary mode (an
+    ``era_dump -o FILE`` of a big device): it is read as a stream and each
+    ``<bit>`` / ``<era>`` element is dropped once counted. ``writesets`` lists
+    ``dict(era, nr_bits, ranges)`` with the ``[begin, end)`` ranges of set bits;
+    ``blocks_per_era`` maps an era to the number of blocks the era array gives it
+    (with ``--logical`` the writesets are already folded in). ``block_size`` is in
+    sectors.
+    """
+    from xml.etree import ElementTree
+    if isinstance(source, (bytes, str)):
+        import io
+        source = io.BytesIO(source.encode('utf-8') if isinstance(source, str) else source)
+    result = dict(block_size=None, nr_blocks=None, current_era=None, writesets=[], blocks_per_era={})
+    counts = result['blocks_per_era']
+    writeset = container = None
+    seen_blocks = 0
+    try:
+        for event, node in ElementTree.iterparse(source, events=('start', 'end')):
+            if event == 'start':
+                if node.tag == 'superblock':
+                    for key in ('block_size', 'nr_blocks', 'current_era'):
+                        result[key] = _xml_int('era_dump', node, key)
+                elif result['nr_blocks'] is None:
+                    raise DmpdError('era_dump output starts with <%s>; expected <superblock>' % node.tag)
+                elif node.tag == 'writeset':
+                    writeset = dict(era=_xml_int('era_dump', node, 'era'),
+                                    nr_bits=_xml_int('era_dump', node, 'nr_bits'), ranges=[])
+                    result['writesets'].append(writeset)
+                    container = node
+                elif node.tag == 'era_array':
+                    container = node
+                elif node.tag not in ('bit', 'era'):
+                    raise DmpdError('era_dump output has an unexpected <%s> element; expected <writeset>, '
+                                    '<bit>, <era_array> or <era>' % node.tag)
+                continue
+            if node.tag == 'bit':
+                if writeset is None:
+                    raise DmpdError('era_dump output has a <bit> outside a <writeset>')
+                value = node.get('value')
+                if value not in ('true', 'false'):
+                    raise DmpdError('era_dump output: <bit> has value=%r; expected true or false' % (value,))
+                if value == 'true':
+                    _add_block(writeset['ranges'], _xml_int('era_dump', node, 'block'))
+                del container[:]
+            elif node.tag == 'era':
+                if container is None or container.tag != 'era_array':
+                    raise DmpdError('era_dump output has an <era> outside the <era_array>')
+                era = _xml_int('era_dump', node, 'era')
+                _xml_int('era_dump', node, 'block')
+                counts[era] = counts.get(era, 0) + 1
+                seen_blocks += 1
+                del container[:]
+            elif node.tag == 'writeset':
+                writeset['ranges'] = _merge(writeset['ranges'])
+                writeset = container = None
+    except ElementTree.ParseError as exc:
+        raise DmpdError('era_dump output is not complete XML (%s)' % exc)
+    nr_blocks = result['nr_blocks']
+    if nr_blocks is None:
+        raise DmpdError('era_dump output has no <superblock>')
+    if seen_blocks != nr_blocks:
+        raise DmpdError('era_dump output has %d blocks in its era array; the superblock says nr_blocks=%s'
+                        % (seen_blocks, nr_blocks))
+    return result
+
+
+def _add_block(ranges, block):
+    if ranges and ranges[-1][1] == block:
+        ranges[-1][1] = block + 1
+    else:
+        ranges.append([block, block + 1])
+
+
+def _merge(ranges):
+    merged = []
+    for begin, end in sorted(ranges):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return merged

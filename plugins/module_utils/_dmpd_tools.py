@@ -46,8 +46,10 @@ class Option(object):
     """One option of one tool.
 
     kind: ``flag`` (a bool that becomes a bare flag), ``int``, ``str``, ``path``,
-    ``choice``, or ``flag_or_int`` (True gives the bare flag, an int gives
-    ``--flag=N``, the one spelling getopt and clap both take for an optional value).
+    ``choice``, ``flag_or_int`` (True gives the bare flag, an int gives
+    ``--flag=N``, the one spelling getopt and clap both take for an optional value),
+    or ``snap_root`` (the held metadata root: 0.9 takes only the bare flag and
+    reads the root from the superblock, 1.x requires ``--flag=N``).
     """
 
     __slots__ = ('flag', 'kind', 'gens', 'choices', 'positional')
@@ -149,6 +151,9 @@ TOOLS = dict((t.name, t) for t in (
     Tool('era_dump', input=_pos(), output=Option('-o', 'path'),
          repair=Option('--repair'),
          logical=Option('--logical')),
+    Tool('era_invalidate', input=_pos(), output=Option('-o', 'path'),
+         written_since=Option('--written-since', 'int'),
+         metadata_snapshot=Option('--metadata-snapshot', 'snap_root')),
     Tool('era_restore', input=_IN, output=_OUT, quiet=_QUIET),
     Tool('era_repair', gens=ONLY_1, input=_IN, output=_OUT, quiet=_QUIET),
 ))
@@ -212,6 +217,8 @@ def build_argv(tool_name, version, options):
                 raise DmpdError('option %s of %s is a switch; expected true or false, got %r'
                                 % (key, tool_name, value))
             argv.append(opt.flag)
+        elif opt.kind == 'snap_root':
+            argv.append(_snap_root(tool_name, key, opt, version, value))
         elif opt.kind == 'flag_or_int':
             argv.append(opt.flag if value is True else '%s=%d' % (opt.flag, _as_int(tool_name, key, value)))
         elif opt.kind == 'int':
@@ -224,6 +231,19 @@ def build_argv(tool_name, version, options):
         else:
             argv.extend([opt.flag, str(value)])
     return argv + positional
+
+
+def _snap_root(tool_name, key, opt, version, value):
+    if version.generation == GEN_09:
+        if value is not True:
+            _as_int(tool_name, key, value)
+        return opt.flag
+    if value is True:
+        raise DmpdError('option %s (%s) of %s needs the held metadata root on thin-provisioning-tools %s '
+                        '(the number dmsetup status shows once reserve_metadata_snap was sent); got true'
+                        % (key, opt.flag, tool_name, version), option=key, tool=tool_name,
+                        tool_version=str(version))
+    return '%s=%d' % (opt.flag, _as_int(tool_name, key, value))
 
 
 def _as_int(tool_name, key, value):

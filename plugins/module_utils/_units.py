@@ -12,6 +12,8 @@ SECTOR = 512
 
 # Both the SI-looking and the binary spellings mean powers of 1024, as in dmsetup,
 # lvm and the dmpd tools; a bare number or an "s" suffix means 512-byte sectors.
+# A fraction is read exactly (no float) and only with K/M/G/T/P: half a sector
+# or a byte is never meant, and 1.1K (1126.4 bytes) is refused, not rounded.
 _FACTORS = {
     '': SECTOR, 's': SECTOR,
     'b': 1,
@@ -21,7 +23,9 @@ _FACTORS = {
     't': 1024 ** 4, 'tb': 1024 ** 4, 'tib': 1024 ** 4,
     'p': 1024 ** 5, 'pb': 1024 ** 5, 'pib': 1024 ** 5,
 }
-_SIZE_RE = re.compile(r'^\s*(\d+)\s*([a-zA-Z]*)\s*$')
+_SIZE_RE = re.compile(r'^\s*(\d+)(?:\.(\d+))?\s*([a-zA-Z]*)\s*$')
+_EXPECTED = ('expected sectors (e.g. 128 or 128s), bytes (e.g. 4096b) or a number with a binary '
+             'unit, a fraction allowed (K, KiB, M, MiB, G, GiB, T, TiB, P, PiB; e.g. 64KiB, 1.5G)')
 
 
 class SizeError(ValueError):
@@ -31,18 +35,26 @@ class SizeError(ValueError):
 def to_bytes(value, what='size'):
     """Return ``value`` (int sectors, or a string such as ``"64KiB"``) in bytes."""
     if isinstance(value, bool):
-        raise SizeError('%s: %r is not a size; expected sectors (e.g. 128) or a number with '
-                        'a unit (e.g. 64KiB, 1G)' % (what, value))
+        raise SizeError('%s: %r is not a size; %s' % (what, value, _EXPECTED))
     if isinstance(value, int):
         if value < 0:
             raise SizeError('%s: %d is negative; expected a size >= 0' % (what, value))
         return value * SECTOR
     match = _SIZE_RE.match(str(value))
-    if not match or match.group(2).lower() not in _FACTORS:
-        raise SizeError('%s: %r is not a size; expected sectors (e.g. 128 or 128s), bytes '
-                        '(e.g. 4096b) or a number with a binary unit (K, KiB, M, MiB, G, GiB, '
-                        'T, TiB)' % (what, value))
-    return int(match.group(1)) * _FACTORS[match.group(2).lower()]
+    if not match or match.group(3).lower() not in _FACTORS:
+        raise SizeError('%s: %r is not a size; %s' % (what, value, _EXPECTED))
+    whole, fraction, unit = match.group(1), match.group(2), match.group(3).lower()
+    factor = _FACTORS[unit]
+    if fraction is None:
+        return int(whole) * factor
+    if factor <= SECTOR:
+        raise SizeError('%s: %r has a fraction of a %s; a fraction needs a unit of K or more, %s'
+                        % (what, value, 'byte' if factor == 1 else 'sector', _EXPECTED))
+    scaled = int(whole + fraction) * factor
+    nbytes, rest = divmod(scaled, 10 ** len(fraction))
+    if rest:
+        raise SizeError('%s: %r is not a whole number of bytes; %s' % (what, value, _EXPECTED))
+    return nbytes
 
 
 def to_sectors(value, what='size'):

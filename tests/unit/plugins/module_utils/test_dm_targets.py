@@ -107,7 +107,7 @@ def test_the_kernel_refusal_of_block_size_100_is_caught_before():
 @pytest.mark.parametrize('kind,params,message', [
     ('linear', {'device': 'vdb'}, "linear device: 'vdb' is not a device; expected an absolute path or major:minor"),
     ('linear', {}, 'linear target: option device is required'),
-    ('linear', {'device': '/dev/vdb', 'offset': '1.5G'}, "linear offset: '1.5G' is not a size"),
+    ('linear', {'device': '/dev/vdb', 'offset': '1.5s'}, "linear offset: '1.5s' has a fraction of a sector"),
     ('linear', {'device': '/dev/vdb', 'size': 3}, 'unknown option'),
     ('thin', {'pool': '/dev/mapper/p', 'dev_id': 1 << 24}, 'thin dev_id: 16777216 is out of range; expected 0 to 16777215'),
     ('thin-pool', {'metadata_dev': '7:1', 'data_dev': '7:2', 'features': ['zero_blocks']},

@@ -10,7 +10,7 @@ V1 = ToolVersion('1.1.0')
 def test_every_tool_of_the_seed_is_in_the_table():
     for family, verbs in (('thin', 'check dump restore repair metadata_size trim ls delta'),
                           ('cache', 'check dump restore repair metadata_size'),
-                          ('era', 'check dump restore repair')):
+                          ('era', 'check dump restore repair invalidate')):
         for verb in verbs.split():
             assert tool_for(family, verb).name == '%s_%s' % (family, verb)
 
@@ -136,3 +136,57 @@ def test_missing_tools_say_what_to_install():
     from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
     with pytest.raises(DmpdError, match='thin_check is not installed on this host: install thin-provisioning-tools'):
         Dmpd(FakeModule('', [])).version
+
+
+@pytest.mark.parametrize('version', ['0.9.0', '1.1.0'])
+def test_era_invalidate_argv_is_what_each_generation_ran(captured, version):
+    cap = captured(version, 'era_invalidate_since_2')
+    options = dict(written_since=2, input=cap['argv'][-1])
+    assert build_argv('era_invalidate', ToolVersion(version), options) == cap['argv'][1:]
+
+
+def test_era_invalidate_metadata_snapshot_per_generation():
+    options = dict(written_since=3, metadata_snapshot=1234, output='/tmp/inv.xml', input='/dev/vdb')
+    # 0.9 refuses a value ("doesn't allow an argument") and reads the held root itself
+    assert build_argv('era_invalidate', V09, options) == [
+        '--metadata-snapshot', '-o', '/tmp/inv.xml', '--written-since', '3', '/dev/vdb']
+    assert build_argv('era_invalidate', V09, dict(options, metadata_snapshot=True))[0] == '--metadata-snapshot'
+    # 1.x requires the value
+    assert build_argv('era_invalidate', V1, options) == [
+        '--metadata-snapshot=1234', '-o', '/tmp/inv.xml', '--written-since', '3', '/dev/vdb']
+
+
+def test_era_invalidate_metadata_snapshot_on_1x_needs_the_root():
+    with pytest.raises(DmpdError, match=r'metadata_snapshot \(--metadata-snapshot\) of era_invalidate needs the '
+                                        r'held metadata root on thin-provisioning-tools 1.1.0'):
+        build_argv('era_invalidate', V1, dict(written_since=3, metadata_snapshot=True, input='m'))
+
+
+@pytest.mark.parametrize('version', [V09, V1])
+@pytest.mark.parametrize('options', [dict(metadata_snapshot=-1), dict(metadata_snapshot='12'), dict(written_since=-2)])
+def test_era_invalidate_bad_numbers(version, options):
+    with pytest.raises(DmpdError, match='of era_invalidate: .* is not a whole number >= 0'):
+        build_argv('era_invalidate', version, dict(options, input='m'))
+
+
+@pytest.mark.parametrize('version', ['0.9.0', '1.1.0'])
+def test_era_invalidate_metadata_snapshot_argv_matches_the_capture(captured, version):
+    cap = captured(version, 'era_invalidate_no_snapshot')
+    options = dict(written_since=2, metadata_snapshot=0 if version == '1.1.0' else True, input=cap['argv'][-1])
+    ran = ' '.join(cap['argv'][1:]).replace('--metadata-snapshot 0', '--metadata-snapshot=0')
+    assert sorted(build_argv('era_invalidate', ToolVersion(version), options)) == sorted(ran.split(' '))
+    assert outcome(ToolVersion(version), cap['rc']) == 'error'
+
+
+@pytest.mark.parametrize('version', ['0.9.0', '1.1.0'])
+@pytest.mark.parametrize('name', ['era_dump', 'era_dump_logical'])
+def test_era_dump_argv_is_what_each_generation_ran(captured, version, name):
+    cap = captured(version, name)
+    options = dict(input=cap['argv'][-1], logical=name.endswith('logical'))
+    assert build_argv('era_dump', ToolVersion(version), options) == cap['argv'][1:]
+
+
+@pytest.mark.parametrize('version', [V09, V1])
+def test_era_dump_repair_to_a_file(version):
+    assert build_argv('era_dump', version, dict(input='/dev/vdb', output='/tmp/e.xml', repair=True, logical=True)) == [
+        '--logical', '-o', '/tmp/e.xml', '--repair', '/dev/vdb']
