@@ -9,7 +9,9 @@ import subprocess
 
 from dm_helpers import MIB, mapper
 
-WAIT = 60
+# A blocked status read never ends by itself (only a resume ends it), so this only tells a hang
+# from a slow answer: generous, as one module run can take over a minute on a loaded TCG guest.
+WAIT = 300
 
 
 def test_suspend_and_resume_then_read_while_suspended(dm, prefix, area):
