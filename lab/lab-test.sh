@@ -22,9 +22,13 @@ LAB_TEST_DM=${LAB_TEST_DM:-1}
 # the molecule scenarios: all (molecule test --all), a space-separated list of scenario names, or
 # none
 LAB_TEST_MOLECULE=${LAB_TEST_MOLECULE:-all}
-# scenarios `all` leaves out: smoke builds a pool with plain dmsetup, none of our code, which the
-# dm suite and the role scenarios cover (it stays for checking a host: molecule test -s smoke)
-LAB_TEST_MOLECULE_EXCLUDE=${LAB_TEST_MOLECULE_EXCLUDE-smoke}
+# scenarios `all` leaves out. smoke builds a pool with plain dmsetup, none of our code (it stays
+# for checking a host: molecule test -s smoke). The three role scenarios are left out for now
+# because CI's 90 minutes do not hold them on this machine's TCG (a module run costs a guest
+# seconds, and the roles make ~30 per stack): the fleet scenario runs all three roles through
+# site.yml (converge, idempotence, check mode, verify, teardown). LAB_TEST_MOLECULE_EXCLUDE=smoke
+# runs them too; the stack redesign (issue 12) is to bring them back by making the roles cheap.
+LAB_TEST_MOLECULE_EXCLUDE=${LAB_TEST_MOLECULE_EXCLUDE-smoke thin_stack cache_stack era_stack}
 export VENV LAB_DIR
 start=$(date +%s)
 failed=()
