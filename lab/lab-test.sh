@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab stage: image -> up -> lab host tests -> dmpd tests on every host -> dm tests on every host
-# -> molecule test --all (every scenario on the fleet) -> down.
+# -> molecule scenarios (LAB_TEST_MOLECULE=all; none by default for now) -> down.
 # The fleet is always torn down, whatever fails. Every step runs even when an earlier test step
 # failed (the fleet is up anyway); the exit status says whether all passed.
 # Usage: lab/lab-test.sh   (settings from the environment, see docs/lab.md; VENV defaults to .venv)
@@ -20,15 +20,14 @@ LAB_TEST_DMPD_LIVE_ONLY=${LAB_TEST_DMPD_LIVE_ONLY:-debian12}
 # the dm suite (tests/integration/dm) on every guest; 0 skips it
 LAB_TEST_DM=${LAB_TEST_DM:-1}
 # the molecule scenarios: all (molecule test --all), a space-separated list of scenario names, or
-# none
-LAB_TEST_MOLECULE=${LAB_TEST_MOLECULE:-all}
-# scenarios `all` leaves out. smoke builds a pool with plain dmsetup, none of our code (it stays
-# for checking a host: molecule test -s smoke). The three role scenarios are left out for now
-# because CI's 90 minutes do not hold them on this machine's TCG (a module run costs a guest
-# seconds, and the roles make ~30 per stack): the fleet scenario runs all three roles through
-# site.yml (converge, idempotence, check mode, verify, teardown). LAB_TEST_MOLECULE_EXCLUDE=smoke
-# runs them too; the stack redesign (issue 12) is to bring them back by making the roles cheap.
-LAB_TEST_MOLECULE_EXCLUDE=${LAB_TEST_MOLECULE_EXCLUDE-smoke thin_stack cache_stack era_stack}
+# none. Default none, for now: on this machine's TCG (2026-12: module runs 2-3x slower than
+# before) the dm suite alone takes ~40 min, and with the fleet scenario make test would not end
+# within CI's 90 minutes. `make lab-test LAB_TEST_MOLECULE=all` runs them; the stack redesign
+# (issue 12, far fewer module runs per stack) is to bring them back into make test.
+LAB_TEST_MOLECULE=${LAB_TEST_MOLECULE:-none}
+# scenarios `all` leaves out: smoke builds a pool with plain dmsetup, none of our code (it stays
+# for checking a host: molecule test -s smoke)
+LAB_TEST_MOLECULE_EXCLUDE=${LAB_TEST_MOLECULE_EXCLUDE-smoke}
 export VENV LAB_DIR
 start=$(date +%s)
 failed=()

@@ -32,7 +32,7 @@ lab-down: ## lab: stop the guests lab-up started and remove their disks
 lab-status: ## lab: list the lab guests
 	@$(LAB) status
 
-# image -> up -> tests/integration/lab -> tests/integration/dmpd and dm per host -> molecule test --all -> down
+# image -> up -> tests/integration/lab -> tests/integration/dmpd and dm per host -> [molecule, LAB_TEST_MOLECULE=all] -> down
 # (always, even on failure). LAB_TEST_DMPD=0 skips the dmpd tests; LAB_TEST_DMPD_MARK picks them (guest).
 lab-test: ## lab: boot the fleet, run the lab, dmpd and dm integration tests and every molecule scenario on it, tear it down
 	@lab/lab-test.sh
