@@ -88,7 +88,7 @@ install: venv ## build the collection into build/ and install it into build/coll
 	@mkdir -p $(BUILD)
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(BUILD) .
 	@# ansible-galaxy's warnings (a path outside the configured ones, for one) fail the target
-	env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
+	set -o pipefail; env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
 		$(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS_DIR) \
 		$(COLLECTION_TARBALL) 2>&1 | tee $(BUILD)/install.log
 	@! grep -q '\[WARNING\]' $(BUILD)/install.log || { echo "install: ansible-galaxy warned (above)" >&2; exit 1; }
