@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sts.devicemapper
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every stack module needs besides dmsetup: the host's other tools, read and parsed here
+once (losetup, blockdev, wipefs, findmnt, blkid, mkfs, mount), the stack's state record, the
+safe-mode probe of given disks and the known workload.
+
+Every command is an argv list through ``run(argv, data=None) -> (rc, stdout, stderr)``; in
+check mode the commands that change something are not run (``HostTools.changes`` still lists
+them, so a check run returns the plan). The JSON outputs of util-linux are parsed here, never
+in a role.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import hashlib
+import json
+import mmap
+import os
+import re
+
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+
+STACK_NAME_RE = re.compile(r'^[A-Za-z0-9_.+-]{1,100}$')
+# The known workload: 256 KiB per volume, written and read with direct I/O in 64 KiB blocks.
+WORKLOAD_BYTES = 262144
+IO_BLOCK = 65536
+# filesystems a stack may make (mkfs.<name>)
+FILESYSTEMS = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat')
+
+
+def validate_stack_name(name, what):
+    if not isinstance(name, str) or not STACK_NAME_RE.match(name):
+        raise DmError('%s %r: expected 1 to 100 letters, digits or _ . + -' % (what, name))
+    return name
+
+
+class HostTools(object):
+    """The host's block tools, as argv lists; parsed outputs; ``changes``: the commands that change
+    something (run, or in check mode only planned)."""
+
+    def __init__(self, run, check_mode=False):
+        self._run = run
+        self.check_mode = check_mode
+        self.changes = []
+
+    def read(self, argv, ok=(0,)):
+        rc, out, err = self._run(argv, None)
+        if rc not in ok:
+            raise DmError('%s failed (rc %d): %s' % (' '.join(argv), rc, (err or out).strip() or 'no output'),
+                          cmd=argv, rc=rc)
+        return rc, out
+
+    def change(self, argv):
+        """Run a command that changes the host (not in check mode); returns its stdout."""
+        self.changes.append(list(argv))
+        if self.check_mode:
+            return ''
+        return self.read(argv)[1]
+
+    # -- loop devices -------------------------------------------------------------------
+    def loops(self):
+        """[(loop device, backing file)] of every attached loop device."""
+        _rc, out = self.read(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE'])
+        if not out.strip():
+            return []
+        return [(d['name'], d.get('back-file') or '') for d in json.loads(out).get('loopdevices', [])]
+
+    def loops_of(self, path):
+        """The loop devices attached to ``path`` (also once the file was deleted)."""
+        return [name for name, back in self.loops() if back in (path, path + ' (deleted)')]
+
+    def attach(self, path):
+        out = self.change(['losetup', '--find', '--show', path])
+        return out.strip() if not self.check_mode else None
+
+    def detach(self, device):
+        self.change(['losetup', '--detach', device])
+
+    # -- disks --------------------------------------------------------------------------
+    def sectors(self, devices):
+        """Sizes in 512-byte sectors, one per device (``blockdev --getsz``)."""
+        _rc, out = self.read(['blockdev', '--getsz'] + list(devices))
+        sizes = [int(line) for line in out.split()]
+        if len(sizes) != len(devices):
+            raise DmError('blockdev --getsz %s: expected %d sizes, got %r' % (' '.join(devices), len(devices), out))
+        return sizes
+
+    def signatures(self, device):
+        """[(type, offset)] of what wipefs finds on ``device``."""
+        _rc, out = self.read(['wipefs', '--json', device])
+        if not out.strip():
+            return []
+        return [(s.get('type') or 'unknown', s.get('offset')) for s in json.loads(out).get('signatures', [])]
+
+    def wipe(self, devices):
+        self.change(['wipefs', '--all'] + list(devices))
+
+    def zero_head(self, device, length=4096):
+        """Zero the first ``length`` bytes. blkdiscard opens the disk exclusively: it fails rather
+        than write under a live pool or a mounted filesystem."""
+        self.change(['blkdiscard', '--zeroout', '--offset', '0', '--length', str(length), device])
+
+    # -- filesystems and mounts ---------------------------------------------------------
+    def mounts(self):
+        """[(source, target)] of every mount."""
+        _rc, out = self.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET'])
+        if not out.strip():
+            return []
+        return [(f.get('source') or '', f.get('target') or '') for f in json.loads(out).get('filesystems', [])]
+
+    def filesystems(self, devices):
+        """{device: what blkid finds on it (TYPE, or the partition table's PTTYPE)}; empty devices are left out."""
+        if not devices:
+            return {}
+        _rc, out = self.read(['blkid', '-p', '-o', 'export'] + list(devices), ok=(0, 2))
+        return parse_blkid_export(out)
+
+    def mkfs(self, filesystem, device):
+        self.change(['mkfs.%s' % filesystem, device])
+
+    def mount(self, filesystem, device, target):
+        self.change(['mount', '-t', filesystem, device, target])
+
+    def umount(self, target):
+        self.change(['umount', target])
+
+
+def parse_blkid_export(text):
+    found = {}
+    for block in text.split('\n\n'):
+        values = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        if 'DEVNAME' in values:
+            found[values['DEVNAME']] = values.get('TYPE') or values.get('PTTYPE') or 'unknown'
+    return found
+
+
+class StateRecord(object):
+    """The stack's record on the host: ``<dir>/state.json``, written atomically (0600)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, 'state.json')
+
+    def load(self):
+        try:
+            with open(self.path) as handle:
+                data = json.load(handle)
+        except IOError as exc:
+            if exc.errno == errno.ENOENT:
+                return {}
+            raise DmError('cannot read the stack record %s: %s' % (self.path, exc))
+        except ValueError as exc:
+            raise DmError('the stack record %s is not JSON (%s); remove it only if nothing of the stack '
+                          'is left' % (self.path, exc))
+        if not isinstance(data, dict):
+            raise DmError('the stack record %s holds %s, not an object' % (self.path, type(data).__name__))
+        return data
+
+    def save(self, data):
+        if not os.path.isdir(self.directory):
+            os.makedirs(self.directory, 0o700)
+        tmp = self.path + '.tmp'
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(json.dumps(data, indent=4, sort_keys=True) + '\n')
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, self.path)
+
+
+def occupied(tools, disks, superblock=None):
+    """What the given disks hold, one text per finding (safe mode refuses them): wipefs signatures
+    and the family of metadata found at the start of the metadata area (``superblock``: a
+    ``_dmpd_metadata.Superblock`` of ``disks[0]`` or None)."""
+    found = []
+    for disk in disks:
+        for kind, offset in tools.signatures(disk):
+            found.append('%s holds %s (signature at offset %s)' % (disk, kind, offset))
+    if superblock is not None and superblock.family:
+        found.append('%s holds %s metadata' % (disks[0], superblock.family))
+    return found
+
+
+def pattern(stack_kind, stack, volume, nbytes=WORKLOAD_BYTES):
+    """The known data of one volume: 64-byte lines naming the stack and the volume."""
+    line = (('sts.devicemapper %s %s %s ' % (stack_kind, stack, volume)) * 8)[:63] + '\n'
+    return (line * (nbytes // 64)).encode('ascii')
+
+
+def _aligned(nbytes):
+    return mmap.mmap(-1, nbytes)
+
+
+def _open_direct(path, flags):
+    """Open with O_DIRECT where the filesystem takes it (tmpfs does not: then buffered, with fsync
+    and the page cache dropped, so a read still comes from the device)."""
+    try:
+        return os.open(path, flags | getattr(os, 'O_DIRECT', 0), 0o600), True
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        return os.open(path, flags, 0o600), False
+
+
+def write_direct(path, data):
+    """Write ``data`` (a multiple of 64 KiB) at the start of ``path`` past the page cache, synced."""
+    flags = os.O_WRONLY | (os.O_CREAT if not path.startswith('/dev/') else 0)
+    fd, _direct = _open_direct(path, flags)
+    buf = _aligned(IO_BLOCK)
+    try:
+        for start in range(0, len(data), IO_BLOCK):
+            buf.seek(0)
+            buf.write(data[start:start + IO_BLOCK])
+            os.lseek(fd, start, os.SEEK_SET)
+            if os.writev(fd, [buf]) != IO_BLOCK:
+                raise DmError('%s: short write at byte %d' % (path, start))
+        os.fsync(fd)
+    finally:
+        buf.close()
+        os.close(fd)
+
+
+def sha256_direct(path, nbytes):
+    """sha256 of the first ``nbytes`` of ``path``, read past the page cache."""
+    fd, direct = _open_direct(path, os.O_RDONLY)
+    buf = _aligned(IO_BLOCK)
+    digest = hashlib.sha256()
+    try:
+        if not direct and hasattr(os, 'posix_fadvise'):
+            os.posix_fadvise(fd, 0, nbytes, os.POSIX_FADV_DONTNEED)
+        for start in range(0, nbytes, IO_BLOCK):
+            os.lseek(fd, start, os.SEEK_SET)
+            got = os.readv(fd, [buf])
+            if got != IO_BLOCK:
+                raise DmError('%s: short read at byte %d (%d of %d bytes)' % (path, start, got, IO_BLOCK))
+            digest.update(buf[:got])
+    finally:
+        buf.close()
+        os.close(fd)
+    return digest.hexdigest()
