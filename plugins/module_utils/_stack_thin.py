@@ -375,10 +375,9 @@ class ThinStack(object):
         if c.backing == 'devices':
             return []
         meta, data = layout['metadata_sectors'], layout['data_sectors']
-        return [DeviceSpec(c.meta, table=Table.from_params([dict(type='linear', length=meta,
-                                                                  options=dict(device=device, offset=0))])),
-                DeviceSpec(c.data, table=Table.from_params([dict(type='linear', length=data,
-                                                                  options=dict(device=device, offset=meta))]))]
+        def linear(length, offset):
+            return Table.from_params([dict(type='linear', length=length, options=dict(device=device, offset=offset))])
+        return [DeviceSpec(c.meta, table=linear(meta, 0)), DeviceSpec(c.data, table=linear(data, meta))]
 
     def pool_spec(self, layout):
         c = self.c

@@ -208,7 +208,7 @@ report:
     name: {description: The stack's name., type: str}
     state: {description: V(present) or V(absent)., type: str}
     pool: {description: The thin-pool device's name., type: str}
-    backing: {description: V(loop), V(disk) or V(devices)., type: str}
+    backing: {description: 'V(loop), V(disk) or V(devices).', type: str}
     loop_file: {description: The loop file (loop backing)., type: str}
     loop_device: {description: The loop device it is attached to., type: str}
     data_device: {description: The pool's data device., type: str}
@@ -216,7 +216,7 @@ report:
     block_size: {description: Pool block size in sectors., type: int}
     volumes: {description: The volumes' names., type: list, elements: str}
     snapshots: {description: The snapshots' names., type: list, elements: str}
-    pool_mode: {description: V(rw), V(ro) or V(out_of_data_space)., type: str}
+    pool_mode: {description: 'V(rw), V(ro) or V(out_of_data_space).', type: str}
     transaction_id: {description: The pool's transaction id., type: int}
     data_used_blocks: {description: Used data blocks., type: int}
     data_total_blocks: {description: Data blocks., type: int}
@@ -226,7 +226,7 @@ report:
     metadata_usage_pct: {description: Used metadata in percent., type: float}
     needs_check: {description: The pool's needs_check flag., type: bool}
     check_healthy: {description: The verdict of C(thin_check); V(null) when not checked., type: bool}
-    tool_version: {description: thin-provisioning-tools' version, when the tools ran., type: str}
+    tool_version: {description: "The version of thin-provisioning-tools, when the tools ran.", type: str}
     checksums: {description: sha256 of each volume's workload as read back., type: dict}
     removed: {description: The devices removed (O(state=absent))., type: list, elements: str}
     loops_detached: {description: The loop devices detached (O(state=absent))., type: list, elements: str}
