@@ -364,8 +364,8 @@ class CacheStack(object):
         device = device or '/dev/loop-planned'
 
         def linear(name, length, offset):
-            return DeviceSpec(name, table=Table.from_params([dict(type='linear', length=length,
-                                                                   options=dict(device=device, offset=offset))]))
+            segment = dict(type='linear', length=length, options=dict(device=device, offset=offset))
+            return DeviceSpec(name, table=Table.from_params([segment]))
         return [linear(c.meta, meta, 0), linear(c.cdata, cache, meta), linear(c.corig, layout['origin'], meta + cache)]
 
     def cache_spec(self, layout):

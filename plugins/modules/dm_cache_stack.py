@@ -196,7 +196,7 @@ report:
     name: {description: The stack's name., type: str}
     state: {description: V(present) or V(absent)., type: str}
     device: {description: The cache device's name; V(null) when there is none., type: str}
-    backing: {description: V(disks), V(device) or V(loop)., type: str}
+    backing: {description: 'V(disks), V(device) or V(loop).', type: str}
     mode: {description: The cache mode from the status., type: str}
     policy: {description: The policy from the status., type: str}
     block_size: {description: Cache block size in sectors., type: int}
@@ -216,11 +216,11 @@ report:
     needs_check: {description: The needs_check flag., type: bool}
     check_healthy: {description: The verdict of C(cache_check); V(null) when it did not run., type: bool}
     check_findings: {description: What C(cache_check) printed., type: list, elements: str}
-    tool_version: {description: thin-provisioning-tools' version., type: str}
+    tool_version: {description: The version of thin-provisioning-tools., type: str}
     checksums:
       description: V(workload_sha256) of the known data; for O(state=absent) also V(origin_sha256), read back from the origin.
       type: dict
-    data_intact: {description: For O(state=absent) with the workload, the origin's checksum equals the known data's., type: bool}
+    data_intact: {description: "For O(state=absent) with the workload: the origin's checksum equals the known data's.", type: bool}
   sample: {name: lab_cache, state: present, device: lab_cache, backing: loop, mode: writeback, dirty_blocks: 64}
 problems:
   description:
