@@ -230,6 +230,7 @@ class ThinStack(object):
         self.actions = []       # what changed (or would change, in check mode), in order
         self.devices = []       # DmHost results of every batch
         self.dmpd_used = False
+        self.written = False    # data written since the last discovery (mkfs, workload)
 
     @property
     def host(self):
@@ -401,6 +402,8 @@ class ThinStack(object):
                                 for r in done if r['changed'])
             raise
         self.devices.extend(results)
+        if any(r['changed'] for r in results) and not self.check_mode:
+            self.written = False     # DmHost discovered again after its changes
         for r in results:
             if r['changed']:
                 verb = 'remove' if r['state'] == 'absent' else ('create' if not r['before'].get('exists') else 'change')
@@ -428,6 +431,7 @@ class ThinStack(object):
             if MAPPER + v['name'] not in found:
                 self.act('make %s on %s' % (v['filesystem'], v['name']))
                 self.tools.mkfs(v['filesystem'], MAPPER + v['name'])
+                self.written = True
         created = []
         for v in mount_volumes:
             if v['name'] in mounted:
@@ -465,6 +469,7 @@ class ThinStack(object):
             if self.check_mode:
                 continue
             self.io['write'](target, pattern('thin_stack', self.c.name, name))
+            self.written = True
             sums[name] = self.io['sha256'](target, WORKLOAD_BYTES)
         return sums
 
@@ -473,7 +478,9 @@ class ThinStack(object):
         """thin_check through a metadata snapshot held for the check alone; returns (healthy, findings)."""
         c = self.c
         host = self.host
-        host.refresh()
+        if self.written:
+            # the workload and mkfs wrote data since the last discovery: the usage figures moved
+            host.refresh()
         status = host.pool_status(c.pool)
         if status is None:
             return None, []
@@ -485,8 +492,8 @@ class ThinStack(object):
             res = self.dmpd.run('thin_check', input=c.meta_path, metadata_snap=True)
         finally:
             if not held_before:
+                # the report keeps the status read before the reserve: the pair leaves the pool as it was
                 host.thin_message(c.pool, 'release_metadata_snap')
-            host.refresh()
         if res.outcome in ('usage', 'unexpected'):
             raise DmError('%s did not run the check (rc=%d, %s): %s'
                           % (res.cmd[0], res.rc, res.outcome, res.stderr.strip()))
