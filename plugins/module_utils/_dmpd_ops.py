@@ -304,15 +304,26 @@ class InstallRunner(DmpdRunner):
         self.result['changed'] = True
         if self.check_mode:
             return
+        # The candidate is checked before dest is touched: metadata that does not pass the
+        # checker never replaces what dest holds.
+        try:
+            self.verify_written(family, candidate, 'the metadata built for %s in %s' % (dest, candidate))
+        except DmpdError:
+            self.result['changed'] = False
+            raise
         if dest_kind == 'block':
             self.build_candidate(family, dest)
+            # a device is written in place, not renamed: what it holds now is checked too
+            self.verify_written(family, dest, 'the metadata written to %s' % dest)
         else:
             self.module.atomic_move(candidate, dest, unsafe_writes=False)
             os.chmod(dest, mode)
-        verify = self.dmpd.run(tool_for(family, 'check').name, input=dest)
+
+    def verify_written(self, family, path, what):
+        verify = self.dmpd.run(tool_for(family, 'check').name, input=path)
         if not verify.ok:
-            raise DmpdError('the metadata written to %s does not pass %s: %s'
-                            % (dest, verify.cmd[0], verify.stderr.strip()), **verify.as_dict())
+            raise DmpdError('%s does not pass %s: %s' % (what, verify.cmd[0], verify.stderr.strip()),
+                            **verify.as_dict())
 
     def backup(self, dest, old_sb, old_dump):
         """Keep what dest held: its XML dump when readable, else a sparse raw copy. Mode 0600."""

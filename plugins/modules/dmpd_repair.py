@@ -13,8 +13,9 @@ version_added: 0.1.0
 description:
   - Reads damaged binary metadata from O(src) and writes a repaired copy to O(dest) with
     thin_repair, cache_repair or era_repair (era_repair needs tools 1.x).
-  - The repaired metadata is first built in a scratch file; when O(dest) already holds the same
-    metadata the task reports ok and writes nothing. O(src) is never written.
+  - The repaired metadata is first built in a scratch file and checked; metadata that does not pass the
+    checker never replaces O(dest). When O(dest) already holds the same metadata the task reports ok and
+    writes nothing. O(src) is never written.
   - The same safety as M(sts.devicemapper.dmpd_restore) applies to O(dest).
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)

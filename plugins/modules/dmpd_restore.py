@@ -12,8 +12,10 @@ short_description: Restore thin, cache or era metadata from an XML dump
 version_added: 0.1.0
 description:
   - Writes binary metadata from an XML dump with thin_restore, cache_restore or era_restore.
-  - The metadata is first built and checked in a scratch file. When O(dest) already holds the
-    same metadata the task reports ok and writes nothing.
+  - The metadata is first built in a scratch file (beside a file O(dest), so that replacing it is one
+    rename) and checked with the family's checker; metadata that does not pass never replaces O(dest).
+    A block device O(dest) is written in place once its candidate passed, and checked again.
+    When O(dest) already holds the same metadata the task reports ok and writes nothing.
   - When O(dest) holds other metadata or data it is refused unless O(force); with O(force) the
     old content is backed up first (see O(backup)).
   - Never writes to metadata that an active device-mapper device uses.

@@ -332,7 +332,9 @@ def test_restore_into_a_missing_file_creates_it_for_its_owner_only_and_checks_wh
     assert content_of(dest) == ('thin', read(src))
     assert os.stat(dest).st_mode & 0o777 == 0o600
     assert result['cmd'][:3] == ['/usr/sbin/thin_restore', '--input', src]
-    assert tools.runs('thin_check') == [['/usr/sbin/thin_check', dest]]
+    # the candidate is checked beside dest, before the rename puts it in place
+    check, = tools.runs('thin_check')
+    assert check[0] == '/usr/sbin/thin_check' and os.path.basename(check[-1]).startswith('.pool.meta.sts-dm-')
     assert os.listdir(str(meta_dir)) == ['pool.meta']
 
 
@@ -533,7 +535,8 @@ def test_cache_and_era_dumps_are_restored_with_their_own_tool(run_module, tools,
     result = run_module('dmpd_restore', tools, src=src, dest=dest)
     assert result['family'] == family and result['cmd'][0] == '/usr/sbin/%s_restore' % family
     assert content_of(dest) == (family, read(src))
-    assert tools.runs('%s_check' % family) == [['/usr/sbin/%s_check' % family, dest]]
+    check, = tools.runs('%s_check' % family)
+    assert check[0] == '/usr/sbin/%s_check' % family and os.path.basename(check[-1]).startswith('.pool.meta.sts-dm-')
 
 
 def test_a_failing_size_estimate_does_not_stop_the_restore(run_module, tools, tmp_path, meta_dir):
@@ -554,13 +557,27 @@ def test_a_failing_restore_tool_fails_naming_the_command_and_what_it_said(run_mo
     assert os.listdir(str(meta_dir)) == []
 
 
-def test_metadata_that_fails_its_check_after_the_write_fails_the_task(run_module, tools, tmp_path, meta_dir):
+def test_metadata_that_fails_its_check_never_replaces_dest(run_module, tools, tmp_path, meta_dir):
     dest = str(meta_dir / 'pool.meta')
     tools.answers['thin_check'] = tools.failure('bad checksum in superblock\n')
     with pytest.raises(Failed) as err:
         run_module('dmpd_restore', tools, src=xml_dump(tmp_path), dest=dest)
-    assert err.value.msg == 'the metadata written to %s does not pass /usr/sbin/thin_check: bad checksum in superblock' % dest
-    assert err.value.result['cmd'] == ['/usr/sbin/thin_check', dest]
+    candidate = err.value.result['cmd'][-1]
+    assert err.value.msg == ('the metadata built for %s in %s does not pass /usr/sbin/thin_check: bad checksum in '
+                             'superblock' % (dest, candidate))
+    assert os.path.basename(candidate).startswith('.pool.meta.sts-dm-')
+    assert err.value.result['changed'] is False and os.listdir(str(meta_dir)) == []
+
+
+def test_a_candidate_that_fails_its_check_leaves_the_old_metadata_in_place(run_module, tools, tmp_path, meta_dir):
+    dest = str(meta_dir / 'pool.meta')
+    run_module('dmpd_restore', tools, src=xml_dump(tmp_path), dest=dest)
+    before = read(dest)
+    tools.answers['thin_check'] = tools.failure('bad checksum in superblock\n')
+    with pytest.raises(Failed, match='does not pass'):
+        run_module('dmpd_restore', tools, src=xml_dump(tmp_path), dest=dest, force=True, transaction_id=9)
+    assert read(dest) == before
+    assert sorted(f for f in os.listdir(str(meta_dir)) if not f.startswith('pool.meta.')) == ['pool.meta']
 
 
 def test_thin_overrides_reach_the_tool_and_make_different_metadata(run_module, tools, tmp_path, meta_dir):
