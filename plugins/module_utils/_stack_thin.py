@@ -376,6 +376,7 @@ class ThinStack(object):
         if c.backing == 'devices':
             return []
         meta, data = layout['metadata_sectors'], layout['data_sectors']
+
         def linear(length, offset):
             return Table.from_params([dict(type='linear', length=length, options=dict(device=device, offset=offset))])
         return [DeviceSpec(c.meta, table=linear(meta, 0)), DeviceSpec(c.data, table=linear(data, meta))]
