@@ -34,6 +34,9 @@ FILESYSTEMS = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat')
 def validate_stack_name(name, what):
     if not isinstance(name, str) or not STACK_NAME_RE.match(name):
         raise DmError('%s %r: expected 1 to 100 letters, digits or _ . + -' % (what, name))
+    if not name.strip('.'):
+        # the stack's directory is <dir>/<name>: '.' or '..' would be the directory of every stack, or its parent
+        raise DmError('%s %r: expected a name with a letter, digit or _ + - in it, not only dots' % (what, name))
     return name
 
 

@@ -362,6 +362,8 @@ def test_a_build_that_failed_midway_is_torn_down_from_its_record(tmp_path):
 # -- bad input: every wrong value named at once ------------------------------------------------
 @pytest.mark.parametrize('change,message', [
     (dict(name='a b'), "name 'a b': expected 1 to 100 letters"),
+    (dict(name='..'), "name '..': expected a name with a letter, digit or _ + - in it, not only dots"),
+    (dict(name='.'), "name '.': expected a name with a letter"),
     (dict(loop_size='1.1K'), "loop_size: '1.1K' is not a whole number of bytes"),
     (dict(loop_size='512KiB'), 'loop_size is 1024 sectors; expected at least 16 pool blocks (2048 sectors)'),
     (dict(pool={'block_size': '96KiB'}), 'pool.block_size is 192 sectors; expected a multiple of 64KiB'),
