@@ -22,7 +22,7 @@ SUITES = (
           ('in process <= 1.2x the floor at every N',
            'whole dm_info run <= 2x the floor + one bare `python3 -c pass`',
            '>= 100x faster than sts-libs at N=500')),
-    Suite('stack', 'Stack converge and re-run', None, True,
+    Suite('stack', 'Stack converge and re-run', 'stack', True,
           'The thin stack of the lab inventory, a bigger one (1 pool, 20 thins, 5 snapshots), the cache '
           'and era stacks: the roles as shipped (first converge, re-run, --check re-run; module runs '
           'per host), the same stack as one plain script over one SSH session, and built with the seed '
