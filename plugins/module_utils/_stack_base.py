@@ -2,8 +2,9 @@
 # Copyright: contributors to sts.devicemapper
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every stack module needs besides dmsetup: the host's other tools, read and parsed here
-once (losetup, blockdev, wipefs, findmnt, blkid, mkfs, mount), the stack's state record, the
-safe-mode probe of given disks and the known workload.
+once (losetup, blockdev, wipefs, lsblk, findmnt, blkid, mkfs, mount), the stack's state record,
+the safe-mode probe of given disks, the known workload, and the common ground of the planners
+(``Stack``: host, actions, record writes, batches) and of their modules (``StackRunner``).
 
 Every command is an argv list through ``run(argv, data=None) -> (rc, stdout, stderr)``; in
 check mode the commands that change something are not run (``HostTools.changes`` still lists
@@ -21,7 +22,11 @@ import mmap
 import os
 import re
 
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 
 STACK_NAME_RE = re.compile(r'^[A-Za-z0-9_.+-]{1,100}$')
 # The known workload: 256 KiB per volume, written and read with direct I/O in 64 KiB blocks.
@@ -97,6 +102,19 @@ class HostTools(object):
         if not out.strip():
             return []
         return [(s.get('type') or 'unknown', s.get('offset')) for s in json.loads(out).get('signatures', [])]
+
+    def usage(self, device):
+        """What lsblk says uses ``device``: ['<device> is mounted on X', '<device> is used by TYPE NAME']."""
+        _rc, out = self.read(['lsblk', '--json', '--output', 'NAME,TYPE,MOUNTPOINT', device])
+        found = []
+        if not out.strip():
+            return found
+        for dev in json.loads(out).get('blockdevices', []):
+            if dev.get('mountpoint'):
+                found.append('%s is mounted on %s' % (device, dev['mountpoint']))
+            for child in dev.get('children') or []:
+                found.append('%s is used by %s %s' % (device, child.get('type'), child.get('name')))
+        return found
 
     def wipe(self, devices):
         self.change(['wipefs', '--all'] + list(devices))
@@ -244,3 +262,128 @@ def sha256_direct(path, nbytes):
         buf.close()
         os.close(fd)
     return digest.hexdigest()
+
+
+class Stack(object):
+    """Common ground of the stack planners (thin, cache, era): one stack on the host this runs on.
+
+    ``run(argv, data=None)``: argv lists only; ``dmpd``: a ``_dmpd_tools.Dmpd``; ``host_factory``:
+    makes the ``DmHost`` (discovery runs when it is first needed); ``io``: file and block I/O,
+    replaced in unit tests. ``actions`` lists what changed (in check mode, would change), in order;
+    ``devices`` every DmHost result; ``problems`` what is wrong with the built stack."""
+
+    tools_class = HostTools
+
+    def __init__(self, config, run, dmpd, check_mode=False, host_factory=None, io=None):
+        self.c = config
+        self.run = run
+        self.dmpd = dmpd
+        self.check_mode = check_mode
+        self.tools = self.tools_class(run, check_mode)
+        self.record = StateRecord(config.dir)
+        self._host_factory = host_factory or (lambda: DmHost(run, check_mode=check_mode))
+        self._host = None
+        self.io = dict(write=write_direct, sha256=sha256_direct, superblock=md.read_superblock,
+                       create_sparse=md.create_sparse)
+        self.io.update(io or {})
+        self.actions = []
+        self.devices = []
+        self.problems = []
+        self.warnings = []
+        self.old = {}
+        self.final = {}
+        self.loop_dev = None
+
+    @property
+    def host(self):
+        if self._host is None:
+            self._host = self._host_factory()
+        return self._host
+
+    def act(self, text):
+        self.actions.append(text)
+
+    def do(self, text, func, *args):
+        self.act(text)
+        if not self.check_mode:
+            return func(*args)
+        return None
+
+    def save(self, data, before):
+        """Write the record when it differs from ``before`` (never in check mode: then only planned)."""
+        if data == before:
+            return
+        self.act('write the stack record %s' % self.record.path)
+        if not self.check_mode:
+            self.record.save(data)
+
+    def applied(self, results):
+        """Hook: called after a batch that went through."""
+
+    def apply(self, specs):
+        """One DmHost batch; every device it changed is listed among the actions, also when it fails midway."""
+        try:
+            results = self.host.apply(specs)
+        except DmError as exc:
+            done = exc.details.get('devices', [])
+            self.devices.extend(done)
+            self.actions.extend('%s device %s' % ('remove' if r['state'] == 'absent' else 'change', r['name'])
+                                for r in done if r['changed'])
+            raise
+        self.devices.extend(results)
+        self.applied(results)
+        for r in results:
+            if r['changed']:
+                verb = 'remove' if r['state'] == 'absent' else ('create' if not r['before'].get('exists') else 'change')
+                self.act('%s device %s' % (verb, r['name']))
+        return results
+
+
+def record_text(record):
+    """A stack record as the text of a diff."""
+    return json.dumps(record, indent=2, sort_keys=True) + '\n' if record else ''
+
+
+class StackRunner(DmRunner):
+    """A stack module: the config class checks the parameters, the stack class builds or tears down;
+    one call, whose result carries the report, the problems, the actions and the commands."""
+
+    config_class = None
+    stack_class = None
+
+    def __init__(self, module):
+        super(StackRunner, self).__init__(module)
+        self._bins = {}
+
+    def run_tool(self, argv, data=None):
+        """Any tool by its name (found in PATH, /usr/sbin or /sbin), argv only, C locale."""
+        argv = list(argv)
+        if argv[0] not in self._bins:
+            self._bins[argv[0]] = self.module.get_bin_path(argv[0], required=True, opt_dirs=['/usr/sbin', '/sbin'])
+        argv[0] = self._bins[argv[0]]
+        return self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
+
+    def stack_kwargs(self):
+        """Keyword arguments a stack class takes beyond the common ones."""
+        return {}
+
+    def run(self):
+        config = self.config_class(self.params)
+        stack = self.stack_class(config, self.run_tool, Dmpd(self.module), check_mode=self.check_mode,
+                                 host_factory=lambda: DmHost(self.run_tool, check_mode=self.check_mode,
+                                                             udev_timeout=self.params.get('udev_timeout') or 10),
+                                 **self.stack_kwargs())
+        try:
+            report = stack.present() if config.state == 'present' else stack.absent()
+        finally:
+            self.result.update(changed=bool(stack.actions), actions=stack.actions, devices=stack.devices,
+                               commands=stack.tools.changes)
+            for warning in stack.warnings:
+                self.module.warn(warning)
+        self.result.update(report=report, problems=stack.problems)
+        if config.state == 'present':
+            after = stack.final
+        else:
+            # a teardown that stopped on a problem left the stack (and its record) as it was
+            after = stack.old if stack.problems else {}
+        self.set_diff(record_text(stack.old), record_text(after))

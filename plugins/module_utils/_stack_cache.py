@@ -27,29 +27,24 @@
   with ``verify`` a failure stops there (carve-outs and origin are left for a look); then the
   carve-outs, the loop device and the stack's directory.
 
-Helpers that would belong in ``_stack_base`` (kept here so far): ``lsblk_findings`` (mounts and
-users of a given disk) and ``cache_status``.
+``cache_status`` reads the cache target's parsed status from what DmHost discovered.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Segment, Table
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import Cache, DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
-    HostTools, StateRecord, occupied, sha256_direct, write_direct)
+    Stack, StackRunner, occupied)
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_bytes, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -80,20 +75,6 @@ def cache_status(host, name):
         if status.get('target_type') == 'cache':
             return status
     return None
-
-
-def lsblk_findings(tools, disk):
-    """What lsblk says uses ``disk``: its mount point and the devices stacked on it."""
-    _rc, out = tools.read(['lsblk', '--json', '--output', 'NAME,TYPE,MOUNTPOINT', disk])
-    found = []
-    if not out.strip():
-        return found
-    for dev in json.loads(out).get('blockdevices', []):
-        if dev.get('mountpoint'):
-            found.append('%s is mounted on %s' % (disk, dev['mountpoint']))
-        for child in dev.get('children') or []:
-            found.append('%s is used by %s %s' % (disk, child.get('type'), child.get('name')))
-    return found
 
 
 def _pct(used, total):
@@ -210,68 +191,15 @@ class CacheConfig(object):
                 'cache_device': self.cache_path, 'origin_device': self.origin_path, 'workload': workload}
 
 
-class CacheStack(object):
-    """One cache stack on the host this runs on. ``run(argv, data=None)``: argv lists only;
-    ``dmpd``: a ``_dmpd_tools.Dmpd``; ``io``: file and block I/O, replaced in unit tests;
+class CacheStack(Stack):
+    """One cache stack on the host this runs on (``Stack`` says what the arguments are);
     ``sleep`` and ``clock``: the wait for the cleaner policy."""
 
     def __init__(self, config, run, dmpd, check_mode=False, host_factory=None, io=None, sleep=time.sleep,
                  clock=time.time):
-        self.c = config
-        self.dmpd = dmpd
-        self.check_mode = check_mode
-        self.tools = HostTools(run, check_mode)
-        self.record = StateRecord(config.dir)
-        self._host_factory = host_factory or (lambda: DmHost(run, check_mode=check_mode))
-        self._host = None
-        self.io = dict(write=write_direct, sha256=sha256_direct, create_sparse=md.create_sparse)
-        self.io.update(io or {})
+        super(CacheStack, self).__init__(config, run, dmpd, check_mode=check_mode, host_factory=host_factory, io=io)
         self.sleep = sleep
         self.clock = clock
-        self.actions = []       # what changed (or would change, in check mode), in order
-        self.devices = []       # DmHost results of every batch
-        self.problems = []
-        self.old = {}
-        self.final = {}
-        self.loop_dev = None
-
-    @property
-    def host(self):
-        if self._host is None:
-            self._host = self._host_factory()
-        return self._host
-
-    def act(self, text):
-        self.actions.append(text)
-
-    def do(self, text, func, *args):
-        self.act(text)
-        if not self.check_mode:
-            return func(*args)
-        return None
-
-    def save(self, data, before):
-        if data == before:
-            return
-        self.act('write the stack record %s' % self.record.path)
-        if not self.check_mode:
-            self.record.save(data)
-
-    def apply(self, specs):
-        try:
-            results = self.host.apply(specs)
-        except DmError as exc:
-            done = exc.details.get('devices', [])
-            self.devices.extend(done)
-            self.actions.extend('%s device %s' % ('remove' if r['state'] == 'absent' else 'change', r['name'])
-                                for r in done if r['changed'])
-            raise
-        self.devices.extend(results)
-        for r in results:
-            if r['changed']:
-                verb = 'remove' if r['state'] == 'absent' else ('create' if not r['before'].get('exists') else 'change')
-                self.act('%s device %s' % (verb, r['name']))
-        return results
 
     # -- present ------------------------------------------------------------------------
     def present(self):
@@ -291,7 +219,7 @@ class CacheStack(object):
         if fresh and c.safe_mode:
             found = occupied(self.tools, c.given)
             for disk in c.given:
-                found.extend(lsblk_findings(self.tools, disk))
+                found.extend(self.tools.usage(disk))
             if found:
                 raise DmError('safe_mode refuses to build %s on %s: %s. Wipe them, pick other disks, or set safe_mode '
                               'false.' % (c.name, ', '.join(c.given), '; '.join(found)))
@@ -578,35 +506,8 @@ class CacheStack(object):
             self.sleep(POLL_SECONDS)
 
 
-class CacheStackRunner(DmRunner):
+class CacheStackRunner(StackRunner):
     """dm_cache_stack: one call builds, verifies or tears down the stack."""
 
-    def __init__(self, module):
-        super(CacheStackRunner, self).__init__(module)
-        self._bins = {}
-
-    def run_tool(self, argv, data=None):
-        """Any tool by its name (found in PATH, /usr/sbin or /sbin), argv only, C locale."""
-        argv = list(argv)
-        if argv[0] not in self._bins:
-            self._bins[argv[0]] = self.module.get_bin_path(argv[0], required=True, opt_dirs=['/usr/sbin', '/sbin'])
-        argv[0] = self._bins[argv[0]]
-        return self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
-
-    def run(self):
-        config = CacheConfig(self.params)
-        stack = CacheStack(config, self.run_tool, Dmpd(self.module), check_mode=self.check_mode,
-                           host_factory=lambda: DmHost(self.run_tool, check_mode=self.check_mode,
-                                                       udev_timeout=self.params.get('udev_timeout') or 10))
-        try:
-            report = stack.present() if config.state == 'present' else stack.absent()
-        finally:
-            self.result.update(changed=bool(stack.actions), actions=stack.actions, devices=stack.devices,
-                               commands=stack.tools.changes)
-        self.result.update(report=report, problems=stack.problems)
-        after = stack.final if config.state == 'present' else {}
-        self.set_diff(record_text(stack.old), record_text(after))
-
-
-def record_text(record):
-    return json.dumps(record, indent=2, sort_keys=True) + '\n' if record else ''
+    config_class = CacheConfig
+    stack_class = CacheStack

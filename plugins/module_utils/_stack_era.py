@@ -28,23 +28,20 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import os
 import re
 import shutil
 import tempfile
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import (
     parse_check, parse_era_dump, parse_era_invalidate)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd, DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import kernel_message
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
-    IO_BLOCK, HostTools, StateRecord, sha256_direct, write_direct)
+    IO_BLOCK, Stack, StackRunner)
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SECTOR, SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -77,23 +74,6 @@ def _unique(items):
         if item not in out:
             out.append(item)
     return out
-
-
-class EraTools(HostTools):
-    """HostTools and lsblk, which the era role's safe mode also asks (belongs in _stack_base)."""
-
-    def usage(self, device):
-        """What lsblk says uses ``device``: ['<device> is mounted on X', '<device> is used by TYPE NAME']."""
-        _rc, out = self.read(['lsblk', '--json', '--output', 'NAME,TYPE,MOUNTPOINT', device])
-        found = []
-        if not out.strip():
-            return found
-        for dev in json.loads(out).get('blockdevices', []):
-            if dev.get('mountpoint'):
-                found.append('%s is mounted on %s' % (device, dev['mountpoint']))
-            for child in dev.get('children') or []:
-                found.append('%s is used by %s %s' % (device, child.get('type'), child.get('name')))
-        return found
 
 
 class EraConfig(object):
@@ -194,69 +174,13 @@ def era_block_size(host, name):
     return None
 
 
-class EraStack(object):
-    """One era stack on the host this runs on. ``run(argv, data=None)``: argv lists only;
-    ``dmpd``: a ``_dmpd_tools.Dmpd``; ``io``: block I/O and superblocks, replaced in unit tests;
+class EraStack(Stack):
+    """One era stack on the host this runs on (``Stack`` says what the arguments are);
     ``scratch()``: a directory for era_dump's output (removed by the caller)."""
 
     def __init__(self, config, run, dmpd, check_mode=False, host_factory=None, io=None, scratch=None):
-        self.c = config
-        self.run = run
-        self.dmpd = dmpd
-        self.check_mode = check_mode
-        self.tools = EraTools(run, check_mode)
-        self.record = StateRecord(config.dir)
-        self._host_factory = host_factory or (lambda: DmHost(run, check_mode=check_mode))
-        self._host = None
+        super(EraStack, self).__init__(config, run, dmpd, check_mode=check_mode, host_factory=host_factory, io=io)
         self._scratch = scratch
-        self.io = dict(write=write_direct, sha256=sha256_direct, superblock=md.read_superblock,
-                       create_sparse=md.create_sparse)
-        self.io.update(io or {})
-        self.actions = []       # what changed (or would change, in check mode), in order
-        self.devices = []       # DmHost results of every batch
-        self.problems = []
-        self.warnings = []
-        self.old = {}
-        self.final = {}
-        self.loop_dev = None
-
-    @property
-    def host(self):
-        if self._host is None:
-            self._host = self._host_factory()
-        return self._host
-
-    def act(self, text):
-        self.actions.append(text)
-
-    def do(self, text, func, *args):
-        self.act(text)
-        if not self.check_mode:
-            return func(*args)
-        return None
-
-    def save(self, data, before):
-        if data == before:
-            return
-        self.act('write the stack record %s' % self.record.path)
-        if not self.check_mode:
-            self.record.save(data)
-
-    def apply(self, specs):
-        try:
-            results = self.host.apply(specs)
-        except DmError as exc:
-            done = exc.details.get('devices', [])
-            self.devices.extend(done)
-            self.actions.extend('%s device %s' % ('remove' if r['state'] == 'absent' else 'change', r['name'])
-                                for r in done if r['changed'])
-            raise
-        self.devices.extend(results)
-        for r in results:
-            if r['changed']:
-                verb = 'remove' if r['state'] == 'absent' else ('create' if not r['before'].get('exists') else 'change')
-                self.act('%s device %s' % (verb, r['name']))
-        return results
 
     # -- present ------------------------------------------------------------------------
     def present(self):
@@ -583,42 +507,11 @@ class EraStack(object):
         return report
 
 
-class EraStackRunner(DmRunner):
+class EraStackRunner(StackRunner):
     """dm_era_stack: one call builds, reads and verifies, or tears down the era stack."""
 
-    def __init__(self, module):
-        super(EraStackRunner, self).__init__(module)
-        self._bins = {}
+    config_class = EraConfig
+    stack_class = EraStack
 
-    def run_tool(self, argv, data=None):
-        """Any tool by its name (found in PATH, /usr/sbin or /sbin), argv only, C locale (as ThinStackRunner's;
-        belongs in _stack_base)."""
-        argv = list(argv)
-        if argv[0] not in self._bins:
-            self._bins[argv[0]] = self.module.get_bin_path(argv[0], required=True, opt_dirs=['/usr/sbin', '/sbin'])
-        argv[0] = self._bins[argv[0]]
-        return self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
-
-    def run(self):
-        config = EraConfig(self.params)
-        stack = EraStack(config, self.run_tool, Dmpd(self.module), check_mode=self.check_mode,
-                         host_factory=lambda: DmHost(self.run_tool, check_mode=self.check_mode,
-                                                     udev_timeout=self.params.get('udev_timeout') or 10),
-                         scratch=self.scratch)
-        try:
-            report = stack.present() if config.state == 'present' else stack.absent()
-        finally:
-            self.result.update(changed=bool(stack.actions), actions=stack.actions, devices=stack.devices,
-                               commands=stack.tools.changes)
-            for warning in stack.warnings:
-                self.module.warn(warning)
-        self.result.update(report=report, problems=stack.problems)
-        if config.state == 'present':
-            after = stack.final
-        else:
-            after = stack.old if stack.problems else {}
-        self.set_diff(record_text(stack.old), record_text(after))
-
-
-def record_text(record):
-    return json.dumps(record, indent=2, sort_keys=True) + '\n' if record else ''
+    def stack_kwargs(self):
+        return dict(scratch=self.scratch)

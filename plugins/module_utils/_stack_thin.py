@@ -26,20 +26,15 @@ recognised, and the fleet report reads the same fact.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import os
 import shutil
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
-    FILESYSTEMS, WORKLOAD_BYTES, HostTools, StateRecord, occupied, pattern, sha256_direct,
-    validate_stack_name, write_direct)
+    FILESYSTEMS, WORKLOAD_BYTES, Stack, StackRunner, occupied, pattern, validate_stack_name)
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -211,41 +206,13 @@ class ThinConfig(object):
         return [t['name'] for t in self.volumes], [t['name'] for t in self.snapshots]
 
 
-class ThinStack(object):
-    """One thin stack on the host this runs on. ``run(argv, data=None)``: argv lists only;
-    ``dmpd``: a ``_dmpd_tools.Dmpd``; ``io``: file and block I/O, replaced in unit tests."""
+class ThinStack(Stack):
+    """One thin stack on the host this runs on (``Stack`` says what the arguments are)."""
 
     def __init__(self, config, run, dmpd, check_mode=False, host_factory=None, io=None):
-        self.c = config
-        self.run = run
-        self.dmpd = dmpd
-        self.check_mode = check_mode
-        self.tools = HostTools(run, check_mode)
-        self.record = StateRecord(config.dir)
-        self._host_factory = host_factory or (lambda: DmHost(run, check_mode=check_mode))
-        self._host = None
-        self.io = dict(write=write_direct, sha256=sha256_direct, superblock=md.read_superblock,
-                       create_sparse=md.create_sparse)
-        self.io.update(io or {})
-        self.actions = []       # what changed (or would change, in check mode), in order
-        self.devices = []       # DmHost results of every batch
+        super(ThinStack, self).__init__(config, run, dmpd, check_mode=check_mode, host_factory=host_factory, io=io)
         self.dmpd_used = False
         self.written = False    # data written since the last discovery (mkfs, workload)
-
-    @property
-    def host(self):
-        if self._host is None:
-            self._host = self._host_factory()
-        return self._host
-
-    def act(self, text):
-        self.actions.append(text)
-
-    def do(self, text, func, *args):
-        self.act(text)
-        if not self.check_mode:
-            return func(*args)
-        return None
 
     # -- present ------------------------------------------------------------------------
     def present(self):
@@ -323,13 +290,6 @@ class ThinStack(object):
         self.final = final
         return self.report(final)
 
-    def save(self, data, before):
-        if data == before:
-            return
-        self.act('write the stack record %s' % self.record.path)
-        if not self.check_mode:
-            self.record.save(data)
-
     def refuse_resizes(self):
         """A thin device of the stack that is there with another size is refused before anything changes."""
         for thin in self.c.thins:
@@ -393,23 +353,9 @@ class ThinStack(object):
                                         options=dict(pool=MAPPER + self.c.pool, dev_id=thin['dev_id']))])
         return DeviceSpec(thin['name'], table=table, snapshot_of=thin['origin'])
 
-    def apply(self, specs):
-        try:
-            results = self.host.apply(specs)
-        except DmError as exc:
-            done = exc.details.get('devices', [])
-            self.devices.extend(done)
-            self.actions.extend('%s device %s' % ('remove' if r['state'] == 'absent' else 'change', r['name'])
-                                for r in done if r['changed'])
-            raise
-        self.devices.extend(results)
+    def applied(self, results):
         if any(r['changed'] for r in results) and not self.check_mode:
             self.written = False     # DmHost discovered again after its changes
-        for r in results:
-            if r['changed']:
-                verb = 'remove' if r['state'] == 'absent' else ('create' if not r['before'].get('exists') else 'change')
-                self.act('%s device %s' % (verb, r['name']))
-        return results
 
     # -- filesystems, mounts, workload --------------------------------------------------
     def filesystems(self, live, record):
@@ -577,35 +523,8 @@ class ThinStack(object):
         return report
 
 
-class ThinStackRunner(DmRunner):
+class ThinStackRunner(StackRunner):
     """dm_thin_stack: one call builds, verifies or tears down the stack."""
 
-    def __init__(self, module):
-        super(ThinStackRunner, self).__init__(module)
-        self._bins = {}
-
-    def run_tool(self, argv, data=None):
-        """Any tool by its name (found in PATH, /usr/sbin or /sbin), argv only, C locale."""
-        argv = list(argv)
-        if argv[0] not in self._bins:
-            self._bins[argv[0]] = self.module.get_bin_path(argv[0], required=True, opt_dirs=['/usr/sbin', '/sbin'])
-        argv[0] = self._bins[argv[0]]
-        return self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
-
-    def run(self):
-        config = ThinConfig(self.params)
-        stack = ThinStack(config, self.run_tool, Dmpd(self.module), check_mode=self.check_mode,
-                          host_factory=lambda: DmHost(self.run_tool, check_mode=self.check_mode,
-                                                      udev_timeout=self.params.get('udev_timeout') or 10))
-        try:
-            report = stack.present() if config.state == 'present' else stack.absent()
-        finally:
-            self.result.update(changed=bool(stack.actions), actions=stack.actions, devices=stack.devices,
-                               commands=stack.tools.changes)
-        self.result.update(report=report, problems=stack.problems)
-        after = getattr(stack, 'final', {}) if config.state == 'present' else {}
-        self.set_diff(record_text(stack.old), record_text(after if not self.check_mode or after else stack.old))
-
-
-def record_text(record):
-    return json.dumps(record, indent=2, sort_keys=True) + '\n' if record else ''
+    config_class = ThinConfig
+    stack_class = ThinStack

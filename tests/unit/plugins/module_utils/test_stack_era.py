@@ -605,16 +605,16 @@ class FakeAnsibleModule(FakeModule):
 
 
 def run_module(monkeypatch, host, p, check_mode=False, tmp_path=None):
-    from ansible_collections.sts.devicemapper.plugins.module_utils import _stack_era
+    from ansible_collections.sts.devicemapper.plugins.module_utils import _stack_base, _stack_era
 
     def factory(run, check_mode=False, udev_timeout=10):
         return DmHost(run, check_mode=check_mode, resolve=lambda path: path, kernel='6.1.0', sleep=lambda s: None,
                       exists=lambda path: path[len(MAPPER):] in host.kernel.devices, udev_timeout=0)
-    monkeypatch.setattr(_stack_era, 'DmHost', factory)
+    monkeypatch.setattr(_stack_base, 'DmHost', factory)
     host.io = getattr(host, 'io', None) or EraIO()
-    monkeypatch.setattr(_stack_era, 'sha256_direct', host.io.sha256)
-    monkeypatch.setattr(_stack_era, 'write_direct', host.io.write)
-    monkeypatch.setattr(_stack_era.md, 'read_superblock', host.io.superblock)
+    monkeypatch.setattr(_stack_base, 'sha256_direct', host.io.sha256)
+    monkeypatch.setattr(_stack_base, 'write_direct', host.io.write)
+    monkeypatch.setattr(_stack_base.md, 'read_superblock', host.io.superblock)
     module = FakeAnsibleModule(host, dict(p, udev_timeout=0), check_mode=check_mode, tmpdir=str(tmp_path))
     runner = _stack_era.EraStackRunner(module)
     try:
