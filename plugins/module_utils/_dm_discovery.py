@@ -44,7 +44,10 @@ NO_DEVICES = 'No devices found'
 STATUS_WAITS_FOR_RESUME = ('era',)
 UNREADABLE_WHY = 'not read: a suspended era device answers status only once resumed'
 # what dmsetup prints when a device it listed is gone before it reads it (another process removed it)
-RACE_MESSAGES = ('No such device or address', 'Device does not exist')
+# What dmsetup says when a device it listed is gone when it reads it; 'Cannot find node MAJ:MIN' comes
+# from ``info -c`` looking up the name of a device another one uses (seen on the lab, Debian 13, while
+# another process tore a thin stack down).
+RACE_MESSAGES = ('No such device or address', 'Device does not exist', 'Cannot find node ')
 
 
 def _list(value):
