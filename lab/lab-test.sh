@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lab stage: image -> up -> lab host tests -> dmpd tests on every host -> dm tests on every host
+# The lab stage: image -> up -> lab host tests -> on every host at once: dmpd tests, then dm tests
 # -> molecule scenarios (LAB_TEST_MOLECULE=all; none by default for now) -> down.
 # The fleet is always torn down, whatever fails. Every step runs even when an earlier test step
 # failed (the fleet is up anyway); the exit status says whether all passed.
@@ -80,53 +80,63 @@ install_once() {
     fi
 }
 
-if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
-    install_once
-    # one pytest per host, all hosts at once; each writes its own log
-    declare -A pids
-    for host in $("${LAB[@]}" hosts); do
+# One pipeline per host, all hosts at once: the dmpd tests, then the dm suite. A host whose dmpd
+# tests are short (LAB_TEST_DMPD_LIVE_ONLY) starts its dm suite at once instead of waiting for the
+# other host's. Each test run writes its own log, whose last line says how long it took.
+host_tests() {
+    local host=$1 tests status=0
+    if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
         tests=tests/integration/dmpd
         for distro in $LAB_TEST_DMPD_LIVE_ONLY; do
             case $host in "$distro"-*) tests=tests/integration/dmpd/test_dmpd_live_pool.py ;; esac
         done
-        step "pytest $tests on $host (log: $LAB_DIR/dmpd-$host.log)"
-        STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -m "$LAB_TEST_DMPD_MARK" \
-            "$tests" \
-            >"$LAB_DIR/dmpd-$host.log" 2>&1 &
-        pids[$host]=$!
-    done
-    for host in "${!pids[@]}"; do
-        if wait "${pids[$host]}"; then
+        echo "lab-test [$(elapsed)]: pytest $tests on $host (log: $LAB_DIR/dmpd-$host.log)"
+        if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -m "$LAB_TEST_DMPD_MARK" \
+                "$tests" >"$LAB_DIR/dmpd-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dmpd tests on $host passed: $(tail -n 1 "$LAB_DIR/dmpd-$host.log")"
         else
             echo "lab-test [$(elapsed)]: dmpd tests on $host FAILED; the end of its log:" >&2
             tail -n 40 "$LAB_DIR/dmpd-$host.log" >&2
-            failed+=("tests/integration/dmpd on $host")
+            echo "tests/integration/dmpd on $host" >>"$LAB_DIR/failed-$host"
+            status=1
         fi
-    done
-fi
-
-if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/null; then
-    install_once
-    # one pytest per host, all hosts at once, two workers each (each test file owns its device
-    # names and its area of the data disks); each writes its own log, whose last line says how long
-    declare -A dm_pids
-    for host in $("${LAB[@]}" hosts); do
-        step "pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
-        STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
-            tests/integration/dm \
-            >"$LAB_DIR/dm-$host.log" 2>&1 &
-        dm_pids[$host]=$!
-    done
-    for host in "${!dm_pids[@]}"; do
-        if wait "${dm_pids[$host]}"; then
+    fi
+    if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/null; then
+        # two workers (each test file owns its device names and its area of the data disks)
+        echo "lab-test [$(elapsed)]: pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
+        if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
+                tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
         else
             echo "lab-test [$(elapsed)]: dm tests on $host FAILED; the end of its log:" >&2
             tail -n 40 "$LAB_DIR/dm-$host.log" >&2
-            failed+=("tests/integration/dm on $host")
+            echo "tests/integration/dm on $host" >>"$LAB_DIR/failed-$host"
+            status=1
         fi
+    fi
+    return "$status"
+}
+
+if [ "$LAB_TEST_DMPD" = 1 ] || [ "$LAB_TEST_DM" = 1 ]; then
+    install_once
+    step "dmpd tests, then the dm suite, on every host at once"
+    declare -A pids
+    for host in $("${LAB[@]}" hosts); do
+        rm -f "$LAB_DIR/failed-$host"
+        host_tests "$host" &
+        pids[$host]=$!
     done
+    for host in "${!pids[@]}"; do
+        if ! wait "${pids[$host]}"; then
+            if [ -s "$LAB_DIR/failed-$host" ]; then
+                while IFS= read -r what; do failed+=("$what"); done <"$LAB_DIR/failed-$host"
+            else
+                failed+=("host tests on $host")
+            fi
+        fi
+        rm -f "$LAB_DIR/failed-$host"
+    done
+    echo "lab-test [$(elapsed)]: host tests done"
 fi
 
 if [ "$LAB_TEST_MOLECULE" != none ]; then
