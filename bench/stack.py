@@ -146,7 +146,8 @@ def floor_script(spec, phase, ignore_errors=False):
                         'mkdir -p %s' % q(v['mount']),
                         'mount -t %s /dev/mapper/%s %s' % (v['filesystem'], v['name'], q(v['mount']))]
         out.append('work() { (yes "$(printf \'%%-63.63s\' "sts.devicemapper thin_stack %s $1 sts.devicemapper")" '
-                   '|| :) | head -c %d | dd of="$2" bs=64k iflag=fullblock oflag=direct conv=notrunc,fsync status=none; '
+                   '|| :) | head -c %d '
+                   '| dd of="$2" bs=64k iflag=fullblock oflag=direct conv=notrunc,fsync status=none; '
                    'dd if="$2" bs=64k count=%d iflag=direct status=none | sha256sum; }'
                    % (s, WORKLOAD_BYTES, WORKLOAD_BYTES // 65536))
         for v in spec['volumes']:
@@ -212,7 +213,8 @@ def lab_hosts(inventory, pattern):
         if not name:
             continue
         hv = inv['_meta']['hostvars'][name]
-        argv = ['ssh'] + shlex.split(hv.get('ansible_ssh_common_args') or '') + shlex.split(hv.get('ansible_ssh_args') or '')
+        argv = ['ssh'] + shlex.split(hv.get('ansible_ssh_common_args') or '')
+        argv += shlex.split(hv.get('ansible_ssh_args') or '')
         argv += ['-o', 'BatchMode=yes', '-o', 'ControlPath=/tmp/sts-bench-stack-%C']
         if hv.get('ansible_ssh_private_key_file'):
             argv += ['-i', hv['ansible_ssh_private_key_file']]
@@ -260,7 +262,8 @@ def ssh_all(hosts, scripts, keep_stdout=False):
 
 FACTS_SCRIPT = r'''. /etc/os-release; echo "os=$PRETTY_NAME"; echo "kernel=$(uname -r)"; echo "nproc=$(nproc)"
 echo "mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"; echo "tools=$(thin_check -V 2>&1 | head -1)"
-echo "python=$(python3 -c 'import platform; print(platform.python_version())')"; echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "python=$(python3 -c 'import platform; print(platform.python_version())')"
+echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 '''
 
 
@@ -595,9 +598,8 @@ def _size_table(run, size):
             floor = [_fmt(fl['wall'])] + ['%s (%s)' % (_fmt(fl['hosts'][h]['ssh']), _fmt(fl['hosts'][h]['guest']))
                                           for h in hosts]
             r = f['ratio'][p]
-            ratio = '%.2fx [%.2f-%.2f]; %s' % (r['all']['median'], r['all']['min'], r['all']['max'],
-                                               ', '.join('%s %.2fx' % (run['hosts'][h]['distro'], r['hosts'][h]['median'])
-                                                         for h in hosts))
+            per = ', '.join('%s %.2fx' % (run['hosts'][h]['distro'], r['hosts'][h]['median']) for h in hosts)
+            ratio = '%.2fx [%.2f-%.2f]; %s' % (r['all']['median'], r['all']['min'], r['all']['max'], per)
         else:
             floor = ['-'] * (1 + len(hosts))
             ratio = '-'
@@ -613,7 +615,8 @@ def render(results, figdir, figrel):
         name = _plot(run, figdir)
         md += ['', '### thin: the thin_stack role (one dm_thin_stack run) against the plain script', '']
         md += _facts_rows(run)
-        md += ['', 'The stacks (loop file of %d MiB, pool block 64 KiB, workload on, on both guests at once):' % POOL_MIB, '']
+        md += ['', 'The stacks (loop file of %d MiB, pool block 64 KiB, workload on, on both guests at once):'
+               % POOL_MIB, '']
         for size in run['sizes']:
             v = size['role_vars']
             md.append('- `%s`: %s; snapshots %s.' % (

@@ -76,13 +76,14 @@ HOSTS = ("h12", "h13")
 
 def _round(index, converge, build, rerun_changed=0, rerun_runs=1, runs=1, warmup=False):
     def role(wall, changed, module_runs, task):
-        return dict(wall_s=wall, rc=0, hosts=dict((h, dict(module_runs=module_runs, changed=changed, task_s=task, module_s=task - 1))
-                                                  for h in HOSTS))
+        per = dict(module_runs=module_runs, changed=changed, task_s=task, module_s=task - 1)
+        return dict(wall_s=wall, rc=0, hosts=dict((h, dict(per)) for h in HOSTS))
 
     def floor(wall):
         return dict(wall_s=wall, hosts=dict((h, dict(wall_s=wall, rc=0, guest_s=wall - 1)) for h in HOSTS))
     return dict(round=index, warmup=warmup,
-                role=dict(converge=role(converge, 1, runs, converge - 2), rerun=role(20.0, rerun_changed, rerun_runs, 18.0),
+                role=dict(converge=role(converge, 1, runs, converge - 2),
+                          rerun=role(20.0, rerun_changed, rerun_runs, 18.0),
                           check=role(20.0, 0, runs, 18.0), teardown=role(30.0, 1, runs, 28.0)),
                 floor=dict(build=floor(build), teardown=floor(6.0)))
 
@@ -94,10 +95,6 @@ def _size(name, rounds):
 
 def _run(*sizes):
     return dict(sizes=list(sizes), hosts=dict(h12=dict(distro="debian12"), h13=dict(distro="debian13")))
-
-
-def _rows(run):
-    return dict(((row["goal"].split(":")[0].split(" <=")[0], row["case"].split(" (")[0]), row) for row in evaluate(run))
 
 
 def evaluate(run):
