@@ -235,7 +235,7 @@ def ssh_all(hosts, scripts, keep_stdout=False):
     def one(host):
         started = time.perf_counter()
         proc = subprocess.run(hosts[host]['ssh'] + ['bash -s'], input=scripts[host], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, universal_newlines=True)
+                              stderr=subprocess.PIPE, universal_newlines=True, check=False)
         wall = time.perf_counter() - started
         sample = dict(wall_s=round(wall, 6), rc=proc.returncode)
         for line in proc.stdout.splitlines():
@@ -300,7 +300,7 @@ class Playbook(object):
         with open(log, 'w') as handle:
             started = time.perf_counter()
             proc = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  env=_env(dict(STS_BENCH_MODULE_RUNS=out)), cwd=REPO)
+                                  env=_env(dict(STS_BENCH_MODULE_RUNS=out)), cwd=REPO, check=False)
             wall = time.perf_counter() - started
         sample = dict(wall_s=round(wall, 6), rc=proc.returncode, hosts={})
         if os.path.exists(out):
@@ -500,10 +500,10 @@ def _why_converge(fig, hosts):
     f = fig['role']['converge']
     parts = []
     for h in hosts:
+        floor = fig['floor']['build']['hosts'][h]
         parts.append('%s: the dm_thin_stack task %.1f s of %.1f s task time, the script %.1f s (%.1f s inside '
                      'the guest)' % (h, f['hosts'][h]['module']['median'], f['hosts'][h]['task']['median'],
-                        fig['floor']['build']['hosts'][h]['ssh']['median'],
-                        fig['floor']['build']['hosts'][h]['guest']['median']))
+                                     floor['ssh']['median'], floor['guest']['median']))
     return '; '.join(parts)
 
 
@@ -568,8 +568,8 @@ def _facts_rows(run):
         rows.append((h, '%s, kernel %s, %s vCPUs, %.1f GiB, thin-provisioning-tools %s, Python %s'
                      % (g.get('os'), g.get('kernel'), g.get('nproc'), int(g.get('mem_kib') or 0) / 1048576.0,
                         g.get('tools'), g.get('python'))))
-    rows.append(('rounds', '%d timed + %d warm-up (left out) per size, order %s' % (run['rounds'], run['warmup'],
-                                                                                   run['order'])))
+    rows.append(('rounds', '%d timed + %d warm-up (left out) per size, order %s'
+                 % (run['rounds'], run['warmup'], run['order'])))
     for size in run['sizes']:
         load = '; '.join('%s load average %s before, %s after' % (
             run['hosts'][h]['distro'], size.get('guests', {}).get(h, {}).get('loadavg'),
