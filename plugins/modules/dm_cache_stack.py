@@ -31,7 +31,7 @@ description:
     known data read back from the origin; with O(verify) a failed check or a changed checksum stops there
     (RV(problems)), leaving the metadata and the origin for a look. Then the carve-outs, the loop device and the
     stack's directory are removed. Teardown writes nothing to a given disk itself.
-  - The role M(sts.devicemapper.cache_stack) is this module's call plus the per-host fact.
+  - The role C(sts.devicemapper.cache_stack) is this module's call plus the per-host fact.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:

@@ -21,7 +21,7 @@ description:
   - O(state=absent) unmounts, removes the thin devices, the pool and the carve-outs, detaches and deletes the
     loop file, removes the mount points it created and the stack's directory. Given disks are never written
     by the teardown.
-  - The role M(sts.devicemapper.thin_stack) is this module's call plus the per-host fact.
+  - The role C(sts.devicemapper.thin_stack) is this module's call plus the per-host fact.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
