@@ -134,7 +134,13 @@ def test_edited_xml_mapped_blocks_mismatch_agrees_with_the_tool(host, scratch):
     host.module('ansible.builtin.copy', src=host.path('thin-small.xml'), remote_src=True, dest=xml)
     host.module('ansible.builtin.replace', path=xml, regexp='mapped_blocks="6"', replace='mapped_blocks="60"')
     dest = scratch + '/edited.meta'
-    host.module('dmpd_restore', src=xml, dest=dest, expect_failure=None)
+    # dmpd_restore checks what it built before it puts it in place: 1.x's checker fails it, so dest
+    # is never written; the bare tool writes it for the verdicts compared below
+    restored = host.module('dmpd_restore', src=xml, dest=dest, expect_failure=host.generation != '0.9')
+    if host.generation != '0.9':
+        assert 'does not pass' in restored['msg'] and not host.exists(dest)
+        host.module('ansible.builtin.command', argv=['truncate', '-s', '4M', dest])
+        assert host.rc('thin_restore', '-i', xml, '-o', dest) == 0
     result = host.module('dmpd_check', path=dest, fail_on_error=False)
     assert result['healthy'] is (host.generation == '0.9')
     assert (host.rc('thin_check', '-q', dest) == 0) is result['healthy']
