@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from argv_check import assert_argv
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import DISCOVERY_ARGVS
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import secrets
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
@@ -227,7 +228,7 @@ class FakeModule(object):
         return '/usr/sbin/' + name
 
     def run_command(self, argv, data=None, binary_data=False, environ_update=None):
-        self.calls.append(list(argv))
+        self.calls.append(list(assert_argv(argv)))
         return 0, self.answers[tuple(['dmsetup'] + argv[1:])], ''
 
 

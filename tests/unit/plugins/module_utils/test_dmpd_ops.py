@@ -11,6 +11,7 @@ import struct
 
 import pytest
 
+from argv_check import assert_argv
 from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils import _module_base
 
@@ -231,7 +232,7 @@ class FakeModule(object):
         return '/usr/sbin/' + name
 
     def run_command(self, cmd, data=None, binary_data=False):
-        return self.tools(cmd)
+        return self.tools(assert_argv(cmd))
 
     def atomic_move(self, src, dest, unsafe_writes=False):
         self.tools.log.append(('move', src, dest))

@@ -1,5 +1,6 @@
 import pytest
 
+from argv_check import assert_argv
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import (
     TOOLS, DmpdError, ToolVersion, build_argv, outcome, tool_for)
 
@@ -111,7 +112,7 @@ class FakeModule(object):
         return '/usr/sbin/' + name if name in self.binaries else None
 
     def run_command(self, cmd, data=None, binary_data=False):
-        self.calls.append(cmd)
+        self.calls.append(assert_argv(cmd))
         return (0, self.version_out, '') if cmd[-1] == '-V' else (0, '', '')
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from test_dm_ops import StatefulKernel
 
+from argv_check import assert_argv
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
@@ -102,7 +103,7 @@ class FakeModule(object):
         return name
 
     def run_command(self, argv, data=None, binary_data=False, environ_update=None):
-        return self.host(argv, data)
+        return self.host(assert_argv(argv), data)
 
 
 class FakeIO(object):
