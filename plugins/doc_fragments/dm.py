@@ -87,3 +87,19 @@ options:
     type: int
     default: 10
 '''
+
+    LOCK = r'''
+notes:
+  - A run that changes device-mapper state holds the host's lock (an exclusive C(flock) on
+    C(/run/lock/sts-devicemapper.lock)) from its first read to its last change, so two plays or ad-hoc runs
+    managing the same host at once are serialised instead of interleaving their commands. The kernel drops
+    the lock when the run ends, however it ends. Check mode takes no lock.
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for the host's lock held by another run of this collection's modules.
+      - When it is not free in time the task fails before anything is read or changed, naming the process
+        that holds it.
+    type: int
+    default: 300
+'''

@@ -119,6 +119,8 @@ class DmRunner(ModuleRunner):
 class DeviceRunner(DmRunner):
     """dm_device and dm_target: one device or a batch (``devices``)."""
 
+    locks = True
+
     def table_of(self, item):
         """The wanted Table of one device's parameters, or None."""
         raise NotImplementedError
@@ -198,6 +200,8 @@ THIN_ACTIONS = ('create_thin', 'create_snap', 'delete', 'set_transaction_id', 'r
 
 class MessageRunner(DmRunner):
     """dm_message: any target message, or an idempotent thin-pool action."""
+
+    locks = True
 
     def run(self):
         p = self.params

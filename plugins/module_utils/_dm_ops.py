@@ -37,6 +37,8 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import E
 
 STATES = ('present', 'active', 'suspended', 'absent')
 MAPPER = '/dev/mapper/'
+# dmsetup create's message when the DM_DEV_CREATE ioctl failed: no device was made by this run
+CREATE_IOCTL_FAILED = 'create ioctl on '
 
 
 # targets the kernel refuses in a writable table ("Device must be readonly")
@@ -314,7 +316,12 @@ class DmHost(object):
         if rc != 0:
             self.refresh()
             note = ''
-            if name in self.facts:
+            dev = self.facts.get(name)
+            if dev is not None and (CREATE_IOCTL_FAILED in (err or '') or dev['live_table']):
+                # the create ioctl itself failed (EBUSY: the name exists) or the device has a table
+                # this run never loaded: another process made it meanwhile; it is not ours to remove
+                note = ' (a device of that name appeared meanwhile, made by another process: left as it is)'
+            elif dev is not None:
                 # dmsetup removes what it created when the load fails; make sure of it
                 self.dmsetup.try_call('remove', name)
                 self.refresh()

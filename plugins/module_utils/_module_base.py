@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._host_lock import HostLock
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError
 
 
@@ -23,7 +25,13 @@ class ModuleRunner(object):
     A subclass implements ``run()``, reads ``self.params``, sets keys of
     ``self.result`` and calls ``self.set_diff()``; it raises DmpdError or DmError to fail.
     Scratch files go in ``self.scratch()``, removed whatever happens.
+    A runner with ``locks = True`` changes dm state: its module gets the ``lock_timeout`` option
+    (doc fragment ``sts.devicemapper.dm.LOCK``) and its run, unless in check mode, holds the
+    host's lock (_host_lock).
     """
+
+    locks = False
+    LOCK_TIMEOUT = 300
 
     def __init__(self, module):
         self.module = module
@@ -34,6 +42,12 @@ class ModuleRunner(object):
 
     def run(self):
         raise NotImplementedError
+
+    def lock(self):
+        """The host lock around ``run()``; nothing for a runner that changes no dm state, or in check mode."""
+        if not self.locks or self.check_mode:
+            return contextlib.nullcontext()
+        return HostLock(self.params['lock_timeout'], owner=getattr(self.module, '_name', ''))
 
     def set_diff(self, before, after):
         if self.module._diff:
@@ -53,10 +67,13 @@ class ModuleRunner(object):
     def execute(cls, argument_spec, **module_kwargs):
         """Build the AnsibleModule, run, and exit or fail with the collected result."""
         module_kwargs.setdefault('supports_check_mode', True)
+        if cls.locks:
+            argument_spec = dict(argument_spec, lock_timeout=dict(type='int', default=cls.LOCK_TIMEOUT))
         module = AnsibleModule(argument_spec=argument_spec, **module_kwargs)
         runner = cls(module)
         try:
-            runner.run()
+            with runner.lock():
+                runner.run()
         except (DmpdError, DmError) as exc:
             runner.cleanup()
             result = dict(runner.result)

@@ -348,6 +348,7 @@ class StackRunner(DmRunner):
     """A stack module: the config class checks the parameters, the stack class builds or tears down;
     one call, whose result carries the report, the problems, the actions and the commands."""
 
+    locks = True
     config_class = None
     stack_class = None
 

@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dm
+  - sts.devicemapper.dm.LOCK
   - sts.devicemapper.dm.DEVICE
 attributes:
   check_mode:

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dm
+  - sts.devicemapper.dm.LOCK
 attributes:
   check_mode:
     support: full
