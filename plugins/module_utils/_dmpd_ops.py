@@ -131,7 +131,8 @@ class CheckRunner(DmpdRunner):
     def account_writes(self, path, before):
         p = self.params
         if self.check_mode:
-            would_clear = p['clear_needs_check_flag'] and bool(before.needs_check)
+            # the checkers clear the flag only when the check passes (0.9: clear_needs_check_flag_on_success)
+            would_clear = p['clear_needs_check_flag'] and bool(before.needs_check) and self.result['healthy']
             would_repair = p['auto_repair'] and not self.result['healthy']
             self.result['changed'] = bool(would_clear or would_repair)
             after_flag = False if would_clear else before.needs_check
@@ -330,15 +331,17 @@ class InstallRunner(DmpdRunner):
         backup_dir = self.params['backup_dir'] or os.path.dirname(os.path.abspath(dest))
         if not os.path.isdir(backup_dir):
             raise DmpdError('backup_dir %s does not exist; create it or choose another' % backup_dir)
-        if self.check_mode:
-            return backup_name(backup_dir, dest, '.xml' if old_dump else '.bin')
         if old_dump is None and old_sb.family:
+            # damaged metadata: salvaged by a repairing dump when it can be (into scratch: read only
+            # of dest, so check mode tries it too and names the backup the run would write)
             salvaged = os.path.join(self.scratch(), 'salvaged.xml')
             try:
                 self.dump_to(old_sb.family, dest, salvaged, repair=True)
                 old_dump = salvaged
             except DmpdError:
                 old_dump = None
+        if self.check_mode:
+            return backup_name(backup_dir, dest, '.xml' if old_dump else '.bin')
         if old_dump:
             target = backup_name(backup_dir, dest, '.xml')
             os.chmod(old_dump, 0o600)

@@ -503,9 +503,6 @@ def test_check_mode_says_what_would_change_and_writes_nothing(run_module, tools,
     assert os.listdir(str(meta_dir)) == ['pool.meta']
 
 
-@pytest.mark.xfail(strict=True, reason='InstallRunner.backup: in check mode the backup of damaged metadata is named '
-                   '.bin (a raw copy) but the real run salvages it with a repairing dump into .xml; check mode '
-                   'announces a different backup from the one the run writes')
 def test_check_mode_names_the_kind_of_backup_the_run_writes_for_damaged_metadata(run_module, tools, tmp_path, meta_dir):
     src = xml_dump(tmp_path)
     dest = put(meta_dir / 'pool.meta', metadata('thin', DAMAGED + read(xml_dump(tmp_path, transaction=9, name='o.xml'))))
@@ -856,10 +853,6 @@ def test_check_mode_runs_the_checker_without_the_options_that_write(run_module, 
     assert read(path) == before
 
 
-@pytest.mark.xfail(strict=True, reason='CheckRunner.account_writes: check mode says clear_needs_check_flag would clear '
-                   'the flag of metadata that fails the check, but the checkers clear it on success only (0.9: '
-                   'clear_needs_check_flag_on_success): check mode reports changed, needs_check false where the '
-                   'real run changes nothing')
 def test_check_mode_predicts_no_flag_change_for_metadata_that_fails_the_check(run_module, tools, tmp_path):
     path = thin_file(tmp_path, flags=1, content=DAMAGED)
     real = run_module('dmpd_check', tools, path=path, clear_needs_check_flag=True, fail_on_error=False)
