@@ -21,6 +21,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import ST
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import validate_name
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
 
 DEVICE_SPEC = dict(
     name=dict(type='str'),
@@ -105,15 +106,35 @@ class DmRunner(ModuleRunner):
             module.no_log_values.add(key)
         self._dmsetup = None
 
+    def dmsetup_path(self):
+        if self._dmsetup is None:
+            self._dmsetup = self.module.get_bin_path('dmsetup', required=True)
+        return self._dmsetup
+
     def run_argv(self, argv, data=None):
         if argv and argv[0] == 'dmsetup':
-            if self._dmsetup is None:
-                self._dmsetup = self.module.get_bin_path('dmsetup', required=True)
-            argv = [self._dmsetup] + list(argv[1:])
+            argv = [self.dmsetup_path()] + list(argv[1:])
         return self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
 
-    def host(self, udev_timeout=10):
-        return DmHost(self.run_argv, check_mode=self.check_mode, udev_timeout=udev_timeout)
+    def guard(self, names):
+        return ResumeGuard(self.dmsetup_path(), names)
+
+    def host(self, udev_timeout=10, run=None):
+        """The DmHost; a run that changes dm state first resumes what a killed run of ours left
+        suspended (_resume_guard.recover), and says so."""
+        return self.recovered(DmHost(run or self.run_argv, check_mode=self.check_mode, udev_timeout=udev_timeout,
+                                     guard=self.guard))
+
+    def recovered(self, host):
+        """``host``, after resuming what a killed run of ours left suspended (runs that change dm state)."""
+        if self.locks and not self.check_mode:
+            said = recover(lambda name: host.dmsetup.try_call('resume', name),
+                           lambda name: host.facts[name]['suspended'] if name in host.facts else None)
+            for sentence in said:
+                self.module.warn(sentence)
+            if said:
+                host.refresh()
+        return host
 
 
 class DeviceRunner(DmRunner):

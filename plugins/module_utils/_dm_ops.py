@@ -27,6 +27,7 @@ Rules kept here, once for every module:
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import os
 import time
 
@@ -104,9 +105,13 @@ class DmHost(object):
     """The dm devices of the host this module runs on."""
 
     def __init__(self, run, check_mode=False, resolve=os_resolver, kernel=None, exists=os.path.exists,
-                 sleep=time.sleep, udev_timeout=10):
-        """``run(argv, data=None) -> (rc, stdout, stderr)``; ``kernel``: release string (default: this kernel's)."""
+                 sleep=time.sleep, udev_timeout=10, guard=None):
+        """``run(argv, data=None) -> (rc, stdout, stderr)``; ``kernel``: release string (default: this kernel's).
+
+        ``guard(names)``: a context manager held while this run keeps ``names`` suspended, that
+        resumes them if the process dies meanwhile (_resume_guard.ResumeGuard); None: none."""
         self._run = run
+        self._guard = guard
         self.dmsetup = Dmsetup(run)
         self.check_mode = check_mode
         self._resolve = resolve
@@ -539,23 +544,32 @@ class DmHost(object):
         """create_snap with every active device of the origin suspended; each is resumed whatever happens."""
         self.refresh()
         origins = [n for n in self.thin_users(pool, origin_id) if not self.facts[n]['suspended']]
-        suspended = []
-        try:
-            for name in origins:
-                self.dmsetup.call('suspend', name)
-                suspended.append(name)
-            return self.thin_message(pool, 'create_snap', dev_id, origin_id)
-        finally:
-            failures = []
-            for name in suspended:
-                rc, out, err = self.dmsetup.try_call('resume', name)
-                if rc != 0:
-                    failures.append('%s: %s' % (name, kernel_message(err, out)))
-            self.refresh()
-            still = [n for n in suspended if self.facts.get(n, {}).get('suspended')]
-            if still:
-                raise DmError('thin origin(s) %s left suspended after create_snap: %s'
-                              % (', '.join(still), '; '.join(failures)))
+        with self.guarded(origins) as guard:
+            suspended = []
+            try:
+                for name in origins:
+                    self.dmsetup.call('suspend', name)
+                    suspended.append(name)
+                return self.thin_message(pool, 'create_snap', dev_id, origin_id)
+            finally:
+                failures = []
+                for name in suspended:
+                    rc, out, err = self.dmsetup.try_call('resume', name)
+                    if rc != 0:
+                        failures.append('%s: %s' % (name, kernel_message(err, out)))
+                self.refresh()
+                still = [n for n in suspended if self.facts.get(n, {}).get('suspended')]
+                if guard is not None:
+                    guard.keep = still
+                if still:
+                    raise DmError('thin origin(s) %s left suspended after create_snap: %s'
+                                  % (', '.join(still), '; '.join(failures)))
+
+    def guarded(self, names):
+        """The resume guard around keeping ``names`` suspended (nothing to guard: a null context)."""
+        if self._guard is None or not names or self.check_mode:
+            return contextlib.nullcontext()
+        return self._guard(names)
 
     def _delete_thin(self, spec, result, refs=None):
         refs = refs if refs is not None else [(seg.target.params['pool'], seg.target.params['dev_id'])

@@ -371,8 +371,9 @@ class StackRunner(DmRunner):
     def run(self):
         config = self.config_class(self.params)
         stack = self.stack_class(config, self.run_tool, Dmpd(self.module), check_mode=self.check_mode,
-                                 host_factory=lambda: DmHost(self.run_tool, check_mode=self.check_mode,
-                                                             udev_timeout=self.params.get('udev_timeout') or 10),
+                                 host_factory=lambda: self.recovered(DmHost(
+                                     self.run_tool, check_mode=self.check_mode, guard=self.guard,
+                                     udev_timeout=self.params.get('udev_timeout') or 10)),
                                  **self.stack_kwargs())
         try:
             report = stack.present() if config.state == 'present' else stack.absent()

@@ -354,27 +354,30 @@ class CacheStack(Stack):
         host = self.host
         view = DeviceSpec(c.check, readonly=True, table=Table.from_params([dict(
             type='linear', length=layout['metadata'], options=dict(device=c.meta_path, offset=0))]))
-        failure = None
-        try:
-            host.ensure(DeviceSpec(c.cache, state='suspended'))
-            host.ensure(view)
-            return self.check_metadata(MAPPER + c.check)
-        except Exception as exc:
-            failure = exc
-            raise
-        finally:
-            errors = []
-            for spec in (DeviceSpec(c.cache, state='active'), DeviceSpec(c.check, state='absent')):
-                try:
-                    host.ensure(spec)
-                except DmError as exc:
-                    errors.append(exc.msg)
-            host.refresh()
-            if c.cache in host.facts and host.facts[c.cache]['suspended']:
-                errors.append('%s is STILL SUSPENDED: resume it with dmsetup resume %s' % (c.cache, c.cache))
-            if errors:
-                first = ('%s; then ' % getattr(failure, 'msg', failure)) if failure is not None else ''
-                raise DmError('%safter the check of the live metadata: %s' % (first, '; '.join(errors)))
+        with host.guarded([c.cache]) as guard:
+            failure = None
+            try:
+                host.ensure(DeviceSpec(c.cache, state='suspended'))
+                host.ensure(view)
+                return self.check_metadata(MAPPER + c.check)
+            except Exception as exc:
+                failure = exc
+                raise
+            finally:
+                errors = []
+                for spec in (DeviceSpec(c.cache, state='active'), DeviceSpec(c.check, state='absent')):
+                    try:
+                        host.ensure(spec)
+                    except DmError as exc:
+                        errors.append(exc.msg)
+                host.refresh()
+                if c.cache in host.facts and host.facts[c.cache]['suspended']:
+                    if guard is not None:
+                        guard.keep = [c.cache]
+                    errors.append('%s is STILL SUSPENDED: resume it with dmsetup resume %s' % (c.cache, c.cache))
+                if errors:
+                    first = ('%s; then ' % getattr(failure, 'msg', failure)) if failure is not None else ''
+                    raise DmError('%safter the check of the live metadata: %s' % (first, '; '.join(errors)))
 
     def status_report(self, status, record):
         s = status or {}

@@ -112,15 +112,8 @@ def problems(source, filename='<source>'):
     return found, runner_calls
 
 
-_FUNCTION_NODES = {}
-
-
 def _inside_function(tree, call):
-    spans = _FUNCTION_NODES.get(id(tree))
-    if spans is None:
-        spans = [(n.lineno, n.end_lineno) for n in ast.walk(tree)
-                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        _FUNCTION_NODES[id(tree)] = spans
+    spans = [(n.lineno, n.end_lineno) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return any(start <= call.lineno <= end for start, end in spans)
 
 

@@ -607,7 +607,7 @@ class FakeAnsibleModule(FakeModule):
 def run_module(monkeypatch, host, p, check_mode=False, tmp_path=None):
     from ansible_collections.sts.devicemapper.plugins.module_utils import _stack_base, _stack_era
 
-    def factory(run, check_mode=False, udev_timeout=10):
+    def factory(run, check_mode=False, udev_timeout=10, guard=None):
         return DmHost(run, check_mode=check_mode, resolve=lambda path: path, kernel='6.1.0', sleep=lambda s: None,
                       exists=lambda path: path[len(MAPPER):] in host.kernel.devices, udev_timeout=0)
     monkeypatch.setattr(_stack_base, 'DmHost', factory)
