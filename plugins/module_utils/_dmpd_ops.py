@@ -11,6 +11,7 @@ first, and only then replaces the destination (backing up what was there).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import os
 import re
 import time
@@ -63,8 +64,35 @@ def backup_name(backup_dir, dest, suffix):
     return os.path.join(backup_dir, base)
 
 
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
 class DmpdRunner(ModuleRunner):
     """A ModuleRunner with the tools at hand."""
+
+    def side_file(self, dest):
+        """The path of this run's file beside dest (``.NAME.sts-dm-PID.tmp``: a dump or a candidate
+        built there, renamed onto dest at the end). Such files a killed run of ours left (their pid
+        gone) are removed first, with a warning (not in check mode)."""
+        parent, base = os.path.split(os.path.abspath(dest))
+        pattern = re.compile(r'^\.%s\.sts-dm-(\d+)\.tmp$' % re.escape(base))
+        if not self.check_mode:
+            try:
+                names = os.listdir(parent)
+            except OSError:
+                names = []
+            for name in names:
+                match = pattern.match(name)
+                if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+                    remove_quietly(os.path.join(parent, name))
+                    self.module.warn('removed %s, left beside %s by an earlier run of this collection that was '
+                                     'killed (pid %s)' % (os.path.join(parent, name), dest, match.group(1)))
+        return os.path.join(parent, '.%s.sts-dm-%d.tmp' % (base, os.getpid()))
 
     def __init__(self, module):
         super(DmpdRunner, self).__init__(module)
@@ -180,7 +208,7 @@ class DumpRunner(DmpdRunner):
                        skip_mappings=p['skip_mappings'], dev_id=p['dev_id'])
         if p['format'] != 'xml':
             options['format'] = p['format']
-        tmp = os.path.join(parent, '.%s.sts-dm-%d.tmp' % (os.path.basename(dest), os.getpid()))
+        tmp = self.side_file(dest)
         try:
             res = self.dump_to(family, path, tmp, **dict((k, v) for k, v in options.items() if v))
             new_digest = md.sha256_file(tmp)
@@ -254,8 +282,7 @@ class InstallRunner(DmpdRunner):
             size = min(size, md.device_size(dest))
         else:
             # Built beside dest so that replacing dest is one rename.
-            candidate = os.path.join(os.path.dirname(os.path.abspath(dest)),
-                                     '.%s.sts-dm-%d.tmp' % (os.path.basename(dest), os.getpid()))
+            candidate = self.side_file(dest)
         try:
             self.install(family, dest, dest_kind, candidate, size, scratch)
         finally:

@@ -8,6 +8,8 @@ import importlib
 import os
 import shutil
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -227,6 +229,10 @@ class FakeModule(object):
         self.tmpdir = tmpdir
         self.check_mode = check_mode
         self._diff = diff
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
 
     def get_bin_path(self, name, required=False, opt_dirs=None):
         return '/usr/sbin/' + name
@@ -239,10 +245,10 @@ class FakeModule(object):
         os.rename(src, dest)
 
     def exit_json(self, **result):
-        raise Exited(False, result)
+        raise Exited(False, dict(result, warnings=self.warnings) if self.warnings else result)
 
     def fail_json(self, **result):
-        raise Exited(True, result)
+        raise Exited(True, dict(result, warnings=self.warnings) if self.warnings else result)
 
 
 @pytest.fixture
@@ -1042,3 +1048,40 @@ def test_trim_refusals_run_nothing(run_module, tools, tmp_path, pool_devices, bl
         run_module('dmpd_trim', tools, check_mode=False, metadata_dev=meta, data_dev=data)
     assert err.value.msg == message.format(meta=meta, data=data)
     assert tools.log == []
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize('name', ['dmpd_restore', 'dmpd_dump'])
+def test_a_file_a_killed_run_left_beside_dest_is_removed_and_said(run_module, tools, tmp_path, meta_dir, name):
+    """A SIGKILLed restore (or dump) leaves its .DEST.sts-dm-PID.tmp beside dest; the next run removes
+    it (its pid is gone) and warns; a file of a run still going, and other files, stay."""
+    dead, alive = _dead_pid(), os.getppid()
+    dest = str(meta_dir / ('pool.meta' if name == 'dmpd_restore' else 'pool.xml'))
+    stale = str(meta_dir / ('.%s.sts-dm-%d.tmp' % (os.path.basename(dest), dead)))
+    going = str(meta_dir / ('.%s.sts-dm-%d.tmp' % (os.path.basename(dest), alive)))
+    other = str(meta_dir / ('.other.sts-dm-%d.tmp' % dead))
+    for path in (stale, going, other):
+        with open(path, 'wb') as handle:
+            handle.write(b'x' * 4096)
+    if name == 'dmpd_restore':
+        result = run_module(name, tools, src=xml_dump(tmp_path), dest=dest)
+    else:
+        src = str(meta_dir / 'pool.meta')
+        run_module('dmpd_restore', tools, src=xml_dump(tmp_path), dest=src)
+        result = run_module(name, tools, path=src, dest=dest)
+    assert not os.path.exists(stale) and os.path.exists(going) and os.path.exists(other)
+    assert result['warnings'] == ['removed %s, left beside %s by an earlier run of this collection that was killed '
+                                  '(pid %d)' % (stale, dest, dead)], result.get('warnings')
+
+
+def test_check_mode_leaves_what_a_killed_run_left(run_module, tools, tmp_path, meta_dir):
+    dest = str(meta_dir / 'pool.meta')
+    stale = str(meta_dir / ('.pool.meta.sts-dm-%d.tmp' % _dead_pid()))
+    open(stale, 'wb').close()
+    result = run_module('dmpd_restore', tools, check_mode=True, src=xml_dump(tmp_path), dest=dest)
+    assert os.path.exists(stale) and 'warnings' not in result
