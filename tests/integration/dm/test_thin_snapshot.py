@@ -2,6 +2,8 @@
 written: the module suspends the active origin for create_snap and resumes it; afterwards both
 are readable, nothing is suspended and the pool does not need a check."""
 
+import json
+
 from dm_helpers import MIB, mapper
 
 WRITE_SECONDS = 120
@@ -17,11 +19,13 @@ def test_snapshot_of_an_origin_being_written(dm, prefix, area):
             dict(name=origin, type='thin', length=64 * MIB, options={'pool': mapper(pool), 'dev_id': 1})]
     snapshot = dict(name=snap, type='thin', length=64 * MIB, options={'pool': mapper(pool), 'dev_id': 2},
                     snapshot_of=origin)
-    # a writer that rewrites the first 16 MiB of the origin again and again (so the pool never fills)
+    # a writer that rewrites the first 16 MiB of the origin again and again for WRITE_SECONDS (so
+    # the pool never fills), however fast the guest's disk is: it must still be writing when the
+    # snapshot is taken and when it is looked at afterwards
+    step = {'op': 'write', 'dev': mapper(origin), 'offset': 0, 'length': 16 * MIB, 'seed': 'w',
+            'seconds': WRITE_SECONDS}
     writer = ['systemd-run', '--unit', unit, '--collect', '--property', 'RuntimeMaxSec=%d' % (WRITE_SECONDS + 60),
-              'timeout', str(WRITE_SECONDS), 'python3', dm.helper,
-              '[' + ','.join(['{"op": "write", "dev": "%s", "offset": 0, "length": %d, "seed": "w%d"}'
-                              % (mapper(origin), 16 * MIB, i) for i in range(200)]) + ']']
+              'python3', dm.helper, json.dumps([step])]
     try:
         dm.guest(area.zero(0, 0))
         dm.module('dm_target', devices=base)
@@ -31,7 +35,9 @@ def test_snapshot_of_an_origin_being_written(dm, prefix, area):
                         {'op': 'run', 'argv': ['systemctl', 'stop', unit]},
                         {'op': 'sha', 'dev': mapper(origin)}, {'op': 'sha', 'dev': mapper(snap)},
                         {'op': 'devices'})
-        assert done[0]['stdout'].strip() == 'active', 'the writer had stopped before the snapshot was taken: %s' % done[0]
+        if done[0]['stdout'].strip() != 'active':
+            journal = dm.command('journalctl', '--no-pager', '-n', '30', '-u', unit)['stdout']
+            raise AssertionError('the writer had stopped before the snapshot was looked at: %s\n%s' % (done[0], journal))
         assert taken['changed'] is True and taken['thin_created'] == [2], taken
         verbs = [c[1] for c in taken['commands']]
         assert verbs == ['suspend', 'message', 'resume', 'create'], taken['commands']

@@ -9,6 +9,8 @@ page cache left from before a table change.
 Steps (offsets and lengths in 512-byte sectors):
   {"op": "zero", "dev": D, "offset": N, "length": N}            write zeros
   {"op": "write", "dev": D, "offset": N, "length": N, "seed": S} write a pattern made from S
+        (with "seconds": T, the range is written again and again, a new pattern each pass,
+        until T seconds have gone by: a writer that lasts, however fast the disk)
   {"op": "sha", "dev": D, "offset": N, "length": N}             sha256 of the range (length 0: to the end)
   {"op": "verity_hash", "dev": D, "offset": N, "blocks": B, "salt": HEX}
         write the one-level dm-verity (format 1, sha256, 4096-byte blocks) hash tree of
@@ -159,8 +161,14 @@ def main(steps):
             _write(step['dev'], step['offset'], step['length'], lambda index, size: bytes(size))
             results.append({'op': op})
         elif op == 'write':
-            _write(step['dev'], step['offset'], step['length'], _pattern(step['seed']))
-            results.append({'op': op})
+            passes, until = 0, time.monotonic() + step.get('seconds', 0)
+            while True:
+                seed = step['seed'] if 'seconds' not in step else '%s.%d' % (step['seed'], passes)
+                _write(step['dev'], step['offset'], step['length'], _pattern(seed))
+                passes += 1
+                if time.monotonic() >= until:
+                    break
+            results.append({'op': op, 'passes': passes})
         elif op == 'sha':
             results.append({'op': op, 'sha256': _sha(step['dev'], step.get('offset', 0), step.get('length', 0))})
         elif op == 'verity_hash':
