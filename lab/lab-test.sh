@@ -108,9 +108,11 @@ host_tests() {
         if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
                 tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
+            grep '^figures: ' "$LAB_DIR/dm-$host.log" | sed "s/^/lab-test: $host /" || true
         else
             echo "lab-test [$(elapsed)]: dm tests on $host FAILED; the end of its log:" >&2
             tail -n 40 "$LAB_DIR/dm-$host.log" >&2
+            grep '^figures: ' "$LAB_DIR/dm-$host.log" | sed "s/^/lab-test: $host /" >&2 || true
             echo "tests/integration/dm on $host" >>"$LAB_DIR/failed-$host"
             status=1
         fi

@@ -11,7 +11,6 @@ first, and only then replaces the destination (backing up what was there).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import errno
 import os
 import re
 import time
@@ -23,6 +22,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers imp
 from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import (
     ModuleRunner, remove_quietly)
+from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import pid_alive
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import to_sectors
 
 FAMILY_CHOICES = ('auto',) + FAMILIES
@@ -64,14 +64,6 @@ def backup_name(backup_dir, dest, suffix):
     return os.path.join(backup_dir, base)
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
-
-
 class DmpdRunner(ModuleRunner):
     """A ModuleRunner with the tools at hand."""
 
@@ -88,7 +80,7 @@ class DmpdRunner(ModuleRunner):
                 names = []
             for name in names:
                 match = pattern.match(name)
-                if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+                if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
                     remove_quietly(os.path.join(parent, name))
                     self.module.warn('removed %s, left beside %s by an earlier run of this collection that was '
                                      'killed (pid %s)' % (os.path.join(parent, name), dest, match.group(1)))

@@ -53,7 +53,8 @@ if data != b'resumed\n':
 '''
 
 
-def _alive(pid):
+def pid_alive(pid):
+    """True when a process of that pid exists (also one of another user)."""
     try:
         os.kill(pid, 0)
     except OSError as exc:
@@ -99,7 +100,9 @@ class ResumeGuard(object):
 
     def __enter__(self):
         self._mark()
-        self.proc = self.popen([self.python, '-c', WATCHDOG, self.dmsetup, self.marker_dir] + self.names,
+        # run_command waits for its child; the watchdog must run beside the module and outlive it
+        # (an argv list, no shell, like everything else)
+        self.proc = self.popen([self.python, '-c', WATCHDOG, self.dmsetup, self.marker_dir] + self.names,  # pylint: disable=ansible-bad-function
                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                close_fds=True, start_new_session=True)
         return self
@@ -141,7 +144,7 @@ def recover(resume, is_suspended, marker_dir=MARKER_DIR):
                 pid = int(handle.read().split()[0])
         except (IOError, OSError, ValueError, IndexError):
             pid = None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
             continue  # that run is still going: its own finally (or its watchdog) resumes
         state = is_suspended(name)
         if state:

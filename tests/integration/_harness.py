@@ -233,6 +233,24 @@ class TargetHost(object):
             shutil.rmtree(out, ignore_errors=True)
         return PlaybookRun(proc.returncode, stats, results, proc.stdout, proc.stderr, raw)
 
+    def upload(self, local, remote, mode='0600'):
+        """Copy a local file to a path on the host; over the shared SSH connection (``dd`` reading
+        its standard input) when there is one, else with ansible.builtin.copy. Returns the path."""
+        prefix = self._direct_argv()
+        if prefix is None or not prefix:
+            self.module('ansible.builtin.copy', src=local, dest=remote, mode=mode)
+            return remote
+        started = time.time()
+        with open(local, 'rb') as handle:
+            proc = subprocess.run(prefix + [shlex.join(['dd', 'of=' + remote, 'bs=1M', 'status=none'])],
+                                  stdin=handle, capture_output=True, timeout=900, check=False)
+        _timing(self.pattern, 'upload ' + os.path.basename(local), started)
+        if proc.returncode != 0:
+            raise AssertionError('uploading %s to %s:%s failed (rc %d): %s' % (
+                local, self.pattern, remote, proc.returncode, proc.stderr.decode('utf-8', 'replace')))
+        self.run(['chmod', mode, remote])
+        return remote
+
     def command(self, *argv, **kwargs):
         """Run argv on the host (see ``run``); returns rc, stdout, stderr."""
         return self.run(argv, expect_failure=kwargs.get('expect_failure', False))

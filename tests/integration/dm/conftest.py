@@ -168,3 +168,18 @@ def area(dm, request):
     key = os.path.basename(str(request.node.fspath))[len('test_'):-len('.py')]
     first, count = SLOTS[key]
     return Area(dm.disks, first, count)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures the suites recorded (record_property('figures', JSON)), one line each, so the
+    log of a run (and lab-test's summary) says what was tried: ``figures: {...}``."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, 'user_properties', None) or []:
+                if key == 'figures' and getattr(report, 'when', None) == 'call':
+                    lines.append('figures: %s %s' % (report.nodeid, value))
+    if lines:
+        terminalreporter.section('figures')
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

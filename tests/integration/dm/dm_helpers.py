@@ -21,6 +21,7 @@ SLOTS = {
     'stack_playbook': (9, 2),
     'suspended': (11, 1),
     'message': (12, 1),
+    'killed_run': (13, 1),
 }
 
 
