@@ -13,12 +13,14 @@ __metaclass__ = type
 
 import errno
 import hashlib
+import mmap
 import os
 import stat
 import struct
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 
+DIRECT_ALIGN = 4096   # bytes: a multiple of every logical block size O_DIRECT may need
 SUPERBLOCK_SIZE = 4096
 MAGICS = {27022010: 'thin', 1623043: 'cache', 2126579579: 'era'}
 # Superblock flag bits that mean "run a check before use" (thin: bit 0, cache: bit 1).
@@ -78,8 +80,43 @@ def require_existing(path, role='path'):
     return kind
 
 
+def _read_direct(path, size):
+    """The first ``size`` bytes of a block device read with O_DIRECT: what the device holds now.
+
+    The kernel's own metadata writes (a live pool's, through bios) do not pass the block
+    device's page cache, so a buffered read can return what a probe cached before them (udev's
+    blkid reads a new loop device's first blocks at once: zeros). The tools read with O_DIRECT
+    too. None when O_DIRECT is not possible here."""
+    direct = getattr(os, 'O_DIRECT', 0)
+    if not direct:
+        return None
+    length = max(DIRECT_ALIGN, -(-size // DIRECT_ALIGN) * DIRECT_ALIGN)
+    try:
+        fd = os.open(path, os.O_RDONLY | direct)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            return None
+        raise
+    buf = mmap.mmap(-1, length)   # page-aligned, as O_DIRECT wants
+    try:
+        try:
+            got = os.readv(fd, [buf])
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                return None
+            raise
+        return buf[:min(got, size)]
+    finally:
+        buf.close()
+        os.close(fd)
+
+
 def read_head(path, size=SUPERBLOCK_SIZE):
     try:
+        if stat.S_ISBLK(os.stat(path).st_mode):
+            head = _read_direct(path, size)
+            if head is not None:
+                return head
         with open(path, 'rb') as handle:
             return handle.read(size)
     except (IOError, OSError) as exc:

@@ -101,3 +101,32 @@ def test_holders_follow_the_loop_device_backing_a_file(tmp_path, monkeypatch):
     with pytest.raises(DmpdError, match=r'is in use by active device-mapper device\(s\) pool; why') as err:
         md.refuse_if_held(str(meta), 'dest', 'why')
     assert err.value.details == dict(holders=['pool'])
+
+
+def test_a_block_device_head_is_read_with_o_direct_past_a_stale_page_cache(tmp_path, monkeypatch):
+    """A live pool's superblock is written by the kernel through bios, past the block device's page
+    cache; a buffered read can return the zeros udev's probe cached before. read_head of a block
+    device reads with O_DIRECT (here on a regular file of this machine's ext4 standing in for it)."""
+    path = str(tmp_path / 'meta')
+    with open(path, 'wb') as handle:
+        handle.write(struct.pack('<I', 27022010) * 2048)
+    opened = []
+    real_open = os.open
+
+    def spy_open(name, flags, *args):
+        opened.append(flags)
+        return real_open(name, flags, *args)
+    monkeypatch.setattr(md.os, 'open', spy_open)
+    monkeypatch.setattr(md.stat, 'S_ISBLK', lambda mode: True)
+    head = md.read_head(path)
+    assert len(head) == md.SUPERBLOCK_SIZE and head[:4] == struct.pack('<I', 27022010)
+    assert opened and opened[0] & os.O_DIRECT, opened
+    assert md.read_head(path, 100) == head[:100]
+
+
+def test_a_regular_file_head_is_read_buffered(tmp_path, monkeypatch):
+    path = str(tmp_path / 'meta')
+    with open(path, 'wb') as handle:
+        handle.write(b'x' * 10)
+    monkeypatch.setattr(md, '_read_direct', lambda *a: pytest.fail('O_DIRECT for a regular file'))
+    assert md.read_head(path) == b'x' * 10
