@@ -14,6 +14,10 @@ def live_pool(host, scratch):
     host.command('truncate', '-s', '64M', data_file)
     loops = [host.command('losetup', '--find', '--show', f)['stdout'].strip() for f in (meta_file, data_file)]
     name = 'sts-dmpd-it-pool'
+    # a buffered read of the metadata device's first block before the pool writes its superblock, as
+    # udev's probe of a new loop device does: its zeros stay in the page cache, past which the kernel
+    # writes; the modules must read what the device holds (O_DIRECT), not that cache
+    host.command('dd', 'if=' + loops[0], 'of=/dev/null', 'bs=4096', 'count=1', 'status=none')
     try:
         host.command('dmsetup', 'create', name, '--table',
                      '0 131072 thin-pool %s %s 128 0' % (loops[0], loops[1]))
