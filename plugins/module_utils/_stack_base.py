@@ -193,13 +193,15 @@ class StateRecord(object):
 
 
 def occupied(tools, disks, superblock=None):
-    """What the given disks hold, one text per finding (safe mode refuses them): wipefs signatures
-    and the family of metadata found at the start of the metadata area (``superblock``: a
+    """What the given disks hold, one text per finding (safe mode refuses them): wipefs signatures,
+    what lsblk says uses them (a mount, a dm device or partition on them), and the family of
+    metadata found at the start of the metadata area (``superblock``: a
     ``_dmpd_metadata.Superblock`` of ``disks[0]`` or None)."""
     found = []
     for disk in disks:
         for kind, offset in tools.signatures(disk):
             found.append('%s holds %s (signature at offset %s)' % (disk, kind, offset))
+        found.extend(tools.usage(disk))
     if superblock is not None and superblock.family:
         found.append('%s holds %s metadata' % (disks[0], superblock.family))
     return found

@@ -218,8 +218,6 @@ class CacheStack(Stack):
         layout = self.layout()
         if fresh and c.safe_mode:
             found = occupied(self.tools, c.given)
-            for disk in c.given:
-                found.extend(self.tools.usage(disk))
             if found:
                 raise DmError('safe_mode refuses to build %s on %s: %s. Wipe them, pick other disks, or set safe_mode '
                               'false.' % (c.name, ', '.join(c.given), '; '.join(found)))

@@ -41,7 +41,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers imp
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import kernel_message
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
-    IO_BLOCK, Stack, StackRunner)
+    IO_BLOCK, Stack, StackRunner, occupied)
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SECTOR, SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -243,12 +243,7 @@ class EraStack(Stack):
 
     def probe(self, disks):
         """Safe mode: what wipefs and lsblk find on the given disks."""
-        found = []
-        for disk in disks:
-            for kind, offset in self.tools.signatures(disk):
-                found.append('%s holds %s (signature at offset %s)' % (disk, kind, offset))
-            found.extend(self.tools.usage(disk))
-        return found
+        return occupied(self.tools, disks)
 
     def layout(self, sizes):
         """(metadata sectors, origin sectors); refused when the origin would be empty or too small."""

@@ -31,6 +31,7 @@ class FakeHost(object):
         self.kernel = StatefulKernel()
         self.disks = dict(disks or {})          # path -> sectors
         self.sigs = dict(signatures or {})      # path -> [(type, offset)]
+        self.users = {}                         # path -> lsblk children ({'name', 'type'})
         self.loops = {}                         # /dev/loopN -> file
         self.fs = {}                            # device -> filesystem type
         self.mounts = []                        # (source, target)
@@ -70,6 +71,11 @@ class FakeHost(object):
                 return 0, '', ''
             found = [{'device': argv[2], 'offset': off, 'type': t} for t, off in self.sigs.get(argv[2], [])]
             return 0, json.dumps({'signatures': found}) if found else '', ''
+        if tool == 'lsblk':
+            row = {'name': argv[-1], 'type': 'disk', 'mountpoint': None}
+            if self.users.get(argv[-1]):
+                row['children'] = self.users[argv[-1]]
+            return 0, json.dumps({'blockdevices': [row]}), ''
         if tool == 'findmnt':
             return 0, json.dumps({'filesystems': [{'source': s, 'target': t} for s, t in self.mounts]}), ''
         if tool == 'blkid':
@@ -253,6 +259,17 @@ def test_a_disk_with_a_signature_is_refused_in_safe_mode_and_nothing_changes(tmp
         converge(host, params(tmp_path, device='/dev/vdb'))
     assert err.value.msg.startswith('safe_mode: refusing to build stack lab on what is in use: '
                                     '/dev/vdb holds ext4 (signature at offset 0x438)')
+    assert host.changes() == [] and host.kernel.devices == {} and not (tmp_path / 'state').exists()
+
+
+def test_a_disk_another_dm_device_maps_is_refused_in_safe_mode(tmp_path):
+    # no signature at all, but a live linear device of someone else's on it (the bad-input suite
+    # found the thin stack would have built over it: only wipefs was asked)
+    host = FakeHost(disks={'/dev/vdb': 2097152})
+    host.users['/dev/vdb'] = [{'name': 'theirs', 'type': 'dm'}]
+    with pytest.raises(DmError) as err:
+        converge(host, params(tmp_path, device='/dev/vdb'))
+    assert '/dev/vdb is used by dm theirs' in err.value.msg and 'safe_mode' in err.value.msg
     assert host.changes() == [] and host.kernel.devices == {} and not (tmp_path / 'state').exists()
 
 
