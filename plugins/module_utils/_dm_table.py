@@ -38,7 +38,7 @@ DM_UUID_LEN = 129
 # dmsetup passes these characters through as they are; any other is "mangled" (\xNN) by
 # libdevmapper's default name mangling, so the kernel would hold a different name than the
 # one asked for and every later lookup by that name would miss.
-_NAME_RE = re.compile(r'^[0-9A-Za-z#+\-.:=@_]+$')
+_NAME_RE = re.compile(r'\A[0-9A-Za-z#+\-.:=@_]+\Z')
 _RESERVED_NAMES = ('.', '..', 'control')
 
 
@@ -47,7 +47,7 @@ def validate_name(name):
     if not isinstance(name, str) or not name:
         raise DmError('device name %r: expected a non-empty string' % (name,))
     if len(name.encode('utf-8')) > DM_NAME_LEN - 1:
-        raise DmError('device name %r: %d bytes; the kernel allows at most %d (DM_NAME_LEN %d with its NUL)'
+        raise DmError('device name %r: %d bytes; expected at most %d (the kernel\'s DM_NAME_LEN %d with its NUL)'
                       % (name, len(name.encode('utf-8')), DM_NAME_LEN - 1, DM_NAME_LEN))
     if '/' in name:
         raise DmError("device name %r: contains '/', which the kernel refuses" % name)
@@ -67,7 +67,7 @@ def validate_uuid(uuid):
     if not isinstance(uuid, str) or not uuid:
         raise DmError('device uuid %r: expected a non-empty string' % (uuid,))
     if len(uuid.encode('utf-8')) > DM_UUID_LEN - 1:
-        raise DmError('device uuid %r: %d bytes; the kernel allows at most %d'
+        raise DmError('device uuid %r: %d bytes; expected at most %d (the kernel\'s DM_UUID_LEN with its NUL)'
                       % (uuid, len(uuid.encode('utf-8')), DM_UUID_LEN - 1))
     if not _NAME_RE.match(uuid):
         raise DmError('device uuid %r: expected only letters, digits and # + - . : = @ _' % uuid)

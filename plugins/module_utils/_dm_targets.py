@@ -43,9 +43,9 @@ import re
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
-DEVNO_RE = re.compile(r'^\d+:\d+$')
-_HEX_RE = re.compile(r'^[0-9a-fA-F]*$')
-_KEYRING_RE = re.compile(r'^:\d+:(logon|user|encrypted|trusted):\S+$')
+DEVNO_RE = re.compile(r'\A\d+:\d+\Z')
+_HEX_RE = re.compile(r'\A[0-9a-fA-F]*\Z')
+_KEYRING_RE = re.compile(r'\A:\d+:(logon|user|encrypted|trusted):\S+\Z')
 
 
 class DmError(Exception):

@@ -28,7 +28,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets impor
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
 from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 
-STACK_NAME_RE = re.compile(r'^[A-Za-z0-9_.+-]{1,100}$')
+STACK_NAME_RE = re.compile(r'\A[A-Za-z0-9_.+-]{1,100}\Z')
 # The known workload: 256 KiB per volume, written and read with direct I/O in 64 KiB blocks.
 WORKLOAD_BYTES = 262144
 IO_BLOCK = 65536

@@ -52,7 +52,7 @@ ROLE = 'sts.devicemapper.cache_stack'
 MODES = ('writethrough', 'writeback', 'passthrough')
 POLICIES = ('smq', 'cleaner')
 # the role's rule: a letter or digit first (the other stacks allow any of _ . + - first)
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$')
+NAME_RE = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}\Z')
 LINE = 4096
 IO_BLOCK = 65536
 POLL_SECONDS = 2

@@ -47,7 +47,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._units import SEC
 MAPPER = '/dev/mapper/'
 ROLE = 'sts.devicemapper.era_stack'
 # The role's name check: a letter or digit first (so never "." or ".."), then at most 99 more.
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$')
+NAME_RE = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}\Z')
 # dm-era takes a block size that is a multiple of 8 sectors (4 KiB)
 ERA_BLOCK_MULTIPLE = 8
 KNOWN_DATA_LINE = 4096
