@@ -31,7 +31,7 @@ options:
   name:
     description:
       - "Name of the device (C(/dev/mapper/NAME)). At most 127 bytes of letters, digits and C(# + - . : = @ _);
-        not C(.), C(..) or C(control)."
+        not C(.), C(..) or C(control), and not starting with C(-) (dmsetup would read it as an option)."
       - Required unless O(devices) is given.
     type: str
   state:

@@ -18,7 +18,8 @@ __metaclass__ = type
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import STATES, DeviceSpec, DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
+    check_block_devices, validate_name, validate_uuid)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
@@ -180,6 +181,11 @@ class DeviceRunner(DmRunner):
     def run(self):
         items, batch = self.items()
         specs = [self.spec_of(item) for item in items]
+        made = set(spec.name for spec in specs if spec.state != 'absent')
+        for spec in specs:
+            if spec.table is not None and spec.state != 'absent':
+                # check mode: a /dev/mapper device an earlier task would have made may be missing
+                check_block_devices(spec.name, spec.table, made, lenient_mapper=self.check_mode)
         host = self.host(self.params.get('udev_timeout') or 10)
         try:
             results = host.apply(specs)
@@ -206,8 +212,13 @@ class InfoRunner(DmRunner):
     """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls."""
 
     def run(self):
-        facts, _tables = discover(self.run_argv)
         p = self.params
+        # a filter no device can match is a typo to report, not an empty answer
+        for name in p.get('names') or []:
+            validate_name(name)
+        if p.get('uuid_prefix'):
+            validate_uuid(p['uuid_prefix'])
+        facts, _tables = discover(self.run_argv)
         chosen = select(facts, names=p.get('names'), target_types=p.get('target_types'),
                         uuid_prefix=p.get('uuid_prefix'))
         self.result['devices'] = chosen
@@ -227,6 +238,8 @@ class MessageRunner(DmRunner):
     def run(self):
         p = self.params
         name = validate_name(p['name'])
+        if p.get('sector') is not None and p['sector'] < 0:
+            raise DmError('sector %d: expected a sector number >= 0' % p['sector'])
         host = self.host()
         if name not in host.facts:
             raise DmError('device %s: no such device' % name)
@@ -274,6 +287,11 @@ class MessageRunner(DmRunner):
             missing = [k for k in keys if p.get(k) is None]
             if missing:
                 raise DmError('action %s: needs %s' % (action, ', '.join(missing)))
+            for key in keys:
+                # thin dev_ids are 24-bit (the pool's metadata); a transaction id is unsigned 64-bit
+                top = 2 ** 64 - 1 if key == 'transaction_id' else 2 ** 24 - 1
+                if not 0 <= p[key] <= top:
+                    raise DmError('action %s: %s %d is out of range; expected 0 to %d' % (action, key, p[key], top))
 
         if action == 'create_thin':
             need('dev_id')

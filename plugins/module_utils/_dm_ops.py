@@ -82,6 +82,12 @@ class DeviceSpec(object):
         self.snapshot_of = snapshot_of
         self.delete_thin = delete_thin
         self.metadata_snap = metadata_snap
+        if snapshot_of is not None and self.table is not None and not self.thin_segments():
+            raise DmError('device %s: snapshot_of %r applies to a thin table only; expected type thin, got %s'
+                          % (name, snapshot_of, ', '.join(seg.target_type for seg in self.table)))
+        if delete_thin and state != 'absent':
+            raise DmError('device %s: delete_thin deletes the dev_id from its pool and applies with state: absent '
+                          'only; expected state absent, got %s' % (name, state))
 
     def thin_segments(self):
         return [seg for seg in (self.table or []) if seg.target_type == 'thin']

@@ -20,11 +20,13 @@
   ``os.stat`` based one the module layer passes), per-target echo rules from ``_dm_targets``.
   An empty list means the live table is what is wanted.
 - ``validate_name(name)`` / ``validate_uuid(uuid)``: the kernel's and dmsetup's rules.
+- ``check_block_devices(name, table)``: every path a wanted table maps exists and is a block device.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import os
 import re
 import stat
@@ -51,6 +53,9 @@ def validate_name(name):
                       % (name, len(name.encode('utf-8')), DM_NAME_LEN - 1, DM_NAME_LEN))
     if '/' in name:
         raise DmError("device name %r: contains '/', which the kernel refuses" % name)
+    if name.startswith('-'):
+        raise DmError("device name %r: starts with '-', which dmsetup would read as an option; expected a name "
+                      "starting with a letter, digit or # + . : = @ _" % name)
     if name in _RESERVED_NAMES:
         raise DmError('device name %r: the kernel refuses ".", ".." and "control" (the /dev/mapper/control node)' % name)
     if not _NAME_RE.match(name):
@@ -83,6 +88,37 @@ def os_resolver(path):
     if not stat.S_ISBLK(st.st_mode):
         raise DmError('device %s: is not a block device' % path)
     return '%d:%d' % (os.major(st.st_rdev), os.minor(st.st_rdev))
+
+
+def not_a_block_device(path, stat_of=os.stat):
+    """None when ``path`` is a block device, else why not: 'does not exist', 'is a directory', ..."""
+    try:
+        mode = stat_of(path).st_mode
+    except OSError as exc:
+        return 'does not exist' if exc.errno == errno.ENOENT else 'cannot be read (%s)' % exc.strerror
+    if stat.S_ISBLK(mode):
+        return None
+    for test, kind in ((stat.S_ISDIR, 'a directory'), (stat.S_ISREG, 'a regular file'),
+                       (stat.S_ISCHR, 'a character device')):
+        if test(mode):
+            return 'is ' + kind
+    return 'is not a block device'
+
+
+def check_block_devices(name, table, made=(), lenient_mapper=False, stat_of=os.stat):
+    """Fail naming the path when a device ``table`` maps by path does not exist or is no block
+    device (before dmsetup, whose "reload ioctl failed: No such device" names none). ``made``: names
+    of dm devices the same task creates first (their /dev/mapper/ paths appear later);
+    ``lenient_mapper``: a missing /dev/mapper/ path passes (check mode: an earlier task's device)."""
+    for device in table.devices():
+        if not isinstance(device, str) or not device.startswith('/'):
+            continue
+        if device.startswith('/dev/mapper/') and device[len('/dev/mapper/'):] in made:
+            continue
+        why = not_a_block_device(device, stat_of)
+        if why is None or (why == 'does not exist' and lenient_mapper and device.startswith('/dev/mapper/')):
+            continue
+        raise DmError('device %s: its table maps %s, which %s; expected a block device' % (name, device, why))
 
 
 class Segment(object):

@@ -532,17 +532,20 @@ class ThinPool(Target):
     FEATURES = ('skip_block_zeroing', 'ignore_discard', 'no_discard_passdown', 'read_only', 'error_if_no_space')
 
     @staticmethod
-    def check_block_size(sectors, what='thin-pool block_size'):
+    def check_block_size(sectors, what='thin-pool block_size', given=None):
         if sectors % 128 or not 128 <= sectors <= 2097152:
-            raise DmError('%s: %d sectors; expected a multiple of 128 sectors (64 KiB) from 128 (64 KiB) '
-                          'to 2097152 (1 GiB)' % (what, sectors))
+            value = '%r (%d sectors)' % (given, sectors) if given is not None and given != sectors else \
+                '%d sectors' % sectors
+            raise DmError('%s: %s; expected a multiple of 128 sectors (64 KiB) from 128 (64 KiB) '
+                          'to 2097152 (1 GiB)' % (what, value))
         return sectors
 
     @classmethod
     def from_params(cls, params):
         return cls(metadata_dev=_device(params.get('metadata_dev'), 'thin-pool metadata_dev'),
                    data_dev=_device(params.get('data_dev'), 'thin-pool data_dev'),
-                   block_size=cls.check_block_size(_sectors(params.get('block_size', '64KiB'), 'thin-pool block_size')),
+                   block_size=cls.check_block_size(_sectors(params.get('block_size', '64KiB'), 'thin-pool block_size'),
+                                                   given=params.get('block_size', '64KiB')),
                    low_water_mark=_int(params.get('low_water_mark', 0), 'thin-pool low_water_mark'),
                    features=_features_from(params, 'features', cls.FEATURES, 'thin-pool features'))
 

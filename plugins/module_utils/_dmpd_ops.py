@@ -385,8 +385,11 @@ def metadata_size(dmpd, family, **spec):
         if block % 128 or not 128 <= block <= 2097152:
             raise DmpdError('block_size %r is %d sectors; a thin pool block is a multiple of 128 sectors '
                             '(64 KiB) from 128 to 2097152 (1 GiB)' % (spec['block_size'], block))
-        res = dmpd.run_ok('thin_metadata_size', block_size='%ds' % block,
-                          pool_size='%ds' % to_sectors(spec['pool_size'], 'pool_size'),
+        pool = to_sectors(spec['pool_size'], 'pool_size')
+        if pool < block:
+            raise DmpdError('pool_size %r is %d sectors; expected at least one pool block (%d sectors)'
+                            % (spec['pool_size'], pool, block))
+        res = dmpd.run_ok('thin_metadata_size', block_size='%ds' % block, pool_size='%ds' % pool,
                           max_thins=spec['max_thins'], unit='b', numeric_only=True)
         return parse_metadata_size(res.stdout, 'b')
     if family == 'cache':
@@ -436,7 +439,8 @@ class RestoreRunner(InstallRunner):
         elif p['metadata_version'] is not None or p['omit_clean_shutdown']:
             raise DmpdError('metadata_version and omit_clean_shutdown apply to cache metadata only; '
                             'src %s is %s metadata' % (p['src'], family))
-        return self.dmpd.run_ok(tool_for(family, 'restore').name, input=p['src'], output=out, **options)
+        tool = tool_for(family, 'restore').name
+        return self.dmpd.run_ok(tool, what='%s of src %s' % (tool, p['src']), input=p['src'], output=out, **options)
 
 
 class RepairRunner(InstallRunner):
@@ -452,8 +456,9 @@ class RepairRunner(InstallRunner):
         return md.device_size(self.params['src'])
 
     def build_candidate(self, family, out):
-        return self.dmpd.run_ok(tool_for(family, 'repair').name, input=self.params['src'], output=out,
-                                **self.overrides(family))
+        tool = tool_for(family, 'repair').name
+        return self.dmpd.run_ok(tool, what='%s of src %s' % (tool, self.params['src']), input=self.params['src'],
+                                output=out, **self.overrides(family))
 
 
 class InfoRunner(DmpdRunner):
@@ -487,7 +492,9 @@ class InfoRunner(DmpdRunner):
             self.result['thin_ls'] = parse_thin_ls(res.stdout, fields)
         if p['thin_delta']:
             delta = p['thin_delta']
-            res = self.dmpd.run_ok('thin_delta', input=path, thin1=delta['thin1'], thin2=delta['thin2'],
+            res = self.dmpd.run_ok('thin_delta', what='thin_delta of dev_ids %s and %s in %s'
+                                   % (delta['thin1'], delta['thin2'], path),
+                                   input=path, thin1=delta['thin1'], thin2=delta['thin2'],
                                    metadata_snap=p['metadata_snap'])
             self.result['thin_delta'] = parse_thin_delta(res.stdout)
         if p['metadata_size']:

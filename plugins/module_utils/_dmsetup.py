@@ -60,7 +60,11 @@ def build_argv(verb, name, **kw):
         if not words or any(not w or any(c.isspace() for c in w) for w in words):
             raise DmError('dm message %r: expected a message word and its arguments, none empty, none with spaces'
                           % ' '.join(words))
-        argv += [name, str(int(kw.pop('sector', 0)))] + words
+        sector = kw.pop('sector', 0)
+        if isinstance(sector, bool) or not isinstance(sector, int) or sector < 0:
+            raise DmError('dm message sector %r: expected a whole number >= 0' % (sector,))
+        # '--': a message word may start with '-' (dmsetup would read it as an option)
+        argv += ['--', name, str(sector)] + words
     for key, value in sorted(kw.items()):
         if key not in flags:
             raise DmError('dmsetup %s: unknown option %r; expected %s' % (verb, key, ', '.join(sorted(flags)) or 'none'))

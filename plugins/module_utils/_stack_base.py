@@ -24,6 +24,7 @@ import re
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import not_a_block_device
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
 from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
@@ -190,6 +191,15 @@ class StateRecord(object):
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(tmp, self.path)
+
+
+def require_block_devices(paths, stat_of=os.stat):
+    """Fail naming the path when a given disk does not exist or is no block device (before
+    blockdev, lsblk or wipefs say it in their own words)."""
+    for path in paths:
+        why = not_a_block_device(path, stat_of)
+        if why:
+            raise DmError('%s %s; expected a block device' % (path, why))
 
 
 def occupied(tools, disks, superblock=None):
@@ -377,6 +387,8 @@ class StackRunner(DmRunner):
                                      self.run_tool, check_mode=self.check_mode, guard=self.guard,
                                      udev_timeout=self.params.get('udev_timeout') or 10)),
                                  **self.stack_kwargs())
+        if config.state == 'present':
+            require_block_devices(getattr(config, 'given', None) or [])
         try:
             report = stack.present() if config.state == 'present' else stack.absent()
         finally:

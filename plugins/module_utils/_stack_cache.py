@@ -142,8 +142,8 @@ class CacheConfig(object):
                           'rest is the origin' % (self.loop_size, self.metadata_size + self.cache_size))
         self.block = sectors('block_size', '64KiB')
         if self.block is not None and (self.block % 64 or not 64 <= self.block <= 2097152):
-            errors.append('block_size is %d sectors; expected a multiple of 32KiB (64 sectors) from 32KiB to 1GiB'
-                          % self.block)
+            errors.append('block_size %r is %d sectors; expected a multiple of 32KiB (64 sectors) from 32KiB to 1GiB'
+                          % (p.get('block_size', '64KiB'), self.block))
         self.mode = p.get('mode') or 'writethrough'
         if self.mode not in MODES:
             errors.append('mode %r: expected one of %s' % (self.mode, ', '.join(MODES)))

@@ -31,7 +31,7 @@ import shutil
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, ThinPool
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
     FILESYSTEMS, WORKLOAD_BYTES, Stack, StackRunner, occupied, pattern, validate_stack_name)
@@ -106,10 +106,12 @@ class ThinConfig(object):
         self.loop_size = sectors(p.get('loop_size', '1G'), 'loop_size')
         self.metadata_size = sectors(p.get('metadata_size'), 'metadata_size', minimum=1)
         self.block = sectors(pool.get('block_size', '64KiB'), 'pool.block_size')
-        if self.block is not None and (self.block % 128 or not 128 <= self.block <= 2097152):
-            errors.append('pool.block_size is %d sectors; expected a multiple of 64KiB (128 sectors) from 64KiB '
-                          'to 1GiB' % self.block)
-            self.block = None
+        if self.block is not None:
+            try:
+                ThinPool.check_block_size(self.block, 'pool.block_size', given=pool.get('block_size', '64KiB'))
+            except DmError as exc:
+                errors.append(exc.msg)
+                self.block = None
         if self.backing == 'loop' and self.block and self.loop_size is not None and self.loop_size < 16 * self.block:
             errors.append('loop_size is %d sectors; expected at least 16 pool blocks (%d sectors)'
                           % (self.loop_size, 16 * self.block))

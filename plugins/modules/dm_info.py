@@ -35,7 +35,9 @@ attributes:
     platforms: posix
 options:
   names:
-    description: Only these devices.
+    description:
+      - Only these devices.
+      - A name that cannot name a dm device (see O(sts.devicemapper.dm_device#module:name)) fails the task.
     type: list
     elements: str
   target_types:
@@ -43,7 +45,9 @@ options:
     type: list
     elements: str
   uuid_prefix:
-    description: Only devices whose uuid starts with this (V(LVM-) for LVM's, for example).
+    description:
+      - Only devices whose uuid starts with this (V(LVM-) for LVM's, for example).
+      - A prefix with characters no dm uuid may hold fails the task.
     type: str
 seealso:
   - module: sts.devicemapper.dm_device

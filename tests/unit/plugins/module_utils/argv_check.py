@@ -13,3 +13,12 @@ def assert_argv(argv):
     if ' ' in argv[0] or '/' in argv[0] and not argv[0].startswith('/'):
         raise AssertionError('run_command got program %r: a command line, not a program path' % argv[0])
     return argv
+
+
+def positional(argv):
+    """argv without the ``--`` that ends dmsetup's options in ``dmsetup message -- NAME SECTOR ...``,
+    for fakes that read the name and words by position."""
+    argv = list(argv)
+    if len(argv) > 2 and argv[1] == 'message' and argv[2] == '--':
+        del argv[2]
+    return argv

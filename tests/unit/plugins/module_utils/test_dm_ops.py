@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from argv_check import assert_argv
+from argv_check import assert_argv, positional
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import DISCOVERY_ARGVS
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import secrets
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
@@ -62,14 +62,14 @@ def test_argv_of_every_verb():
     assert build_argv('remove', 'v0', deferred=True) == ['dmsetup', 'remove', '--deferred', 'v0']
     assert build_argv('setuuid', 'v0', uuid='U') == ['dmsetup', 'rename', '--setuuid', 'U', 'v0']
     assert build_argv('message', 'pool', sector=0, words=['create_snap', 2, 1]) == \
-        ['dmsetup', 'message', 'pool', '0', 'create_snap', '2', '1']
+        ['dmsetup', 'message', '--', 'pool', '0', 'create_snap', '2', '1']
     assert build_argv('table', 'v0', showkeys=True) == ['dmsetup', 'table', '--showkeys', 'v0']
     for verb in VERBS:
         if verb != 'message':
             assert build_argv(verb, 'x')[-1] == 'x'
 
 
-@pytest.mark.parametrize('name', ['', 'a/b', 'con trol', 'control', '..', 'x' * 128, 'caf\u00e9'])
+@pytest.mark.parametrize('name', ['', 'a/b', 'con trol', 'control', '..', 'x' * 128, 'caf\u00e9', '--help', '-f'])
 def test_bad_names_never_reach_dmsetup(name):
     with pytest.raises(DmError, match='device name'):
         build_argv('remove', name)
@@ -79,6 +79,7 @@ def test_bad_names_never_reach_dmsetup(name):
     (dict(words=[]), 'expected a message word'),
     (dict(words=['create_thin 1']), 'none with spaces'),
     (dict(words=['']), 'none empty'),
+    (dict(words=['x'], sector=-1), 'sector -1: expected a whole number >= 0'),
 ])
 def test_bad_messages(kw, match):
     with pytest.raises(DmError, match=match):
@@ -383,7 +384,7 @@ class StatefulKernel(object):
         return ''.join(out) or 'No devices found\n'
 
     def __call__(self, argv, data=None):
-        argv = list(argv)
+        argv = positional(argv)
         if argv[1] == 'info':
             return 0, self._info(), ''
         if argv == ['dmsetup', 'table']:

@@ -1,10 +1,11 @@
 import json
 import os
+import stat
 
 import pytest
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
-    Segment, Table, os_resolver, parse_multi, parse_multi_tables, validate_name, validate_uuid)
+    Segment, Table, check_block_devices, os_resolver, parse_multi, parse_multi_tables, validate_name, validate_uuid)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, kernel_version
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
@@ -199,3 +200,39 @@ def test_segment_dicts_as_an_argument_spec_passes_them():
     assert table.format() == '0 2097152 thin /dev/mapper/p 1\n'
     with pytest.raises(DmError, match='options given both under "options" and beside it: pool'):
         Segment.from_params({'type': 'thin', 'length': 8, 'pool': '7:1', 'options': {'dev_id': 1}})
+
+
+def _blockdev_stat(path):
+    class Result(object):
+        st_mode = stat.S_IFBLK | 0o660
+    if path.startswith('/dev/vd'):
+        return Result()
+    return os.stat(path)
+
+
+@pytest.mark.parametrize('make,expected', [
+    (None, 'which does not exist; expected a block device'),
+    ('dir', 'which is a directory; expected a block device'),
+    ('file', 'which is a regular file; expected a block device'),
+])
+def test_a_table_that_maps_what_is_no_block_device_is_refused_naming_the_path(tmp_path, make, expected):
+    path = str(tmp_path / 'thing')
+    if make == 'dir':
+        os.mkdir(path)
+    elif make == 'file':
+        open(path, 'w').close()
+    table = Table.parse(['0 8 linear /dev/vdb 0', '8 8 linear %s 0' % path], strict=True)
+    with pytest.raises(DmError) as err:
+        check_block_devices('v0', table, stat_of=_blockdev_stat)
+    assert err.value.msg == 'device v0: its table maps %s, %s' % (path, expected)
+
+
+def test_character_devices_devnos_and_devices_made_first_in_the_batch():
+    with pytest.raises(DmError, match='/dev/null, which is a character device'):
+        check_block_devices('v0', Table.parse(['0 8 linear /dev/null 0'], strict=True))
+    check_block_devices('v0', Table.parse(['0 8 linear 7:0 0'], strict=True))
+    pool = Table.parse(['0 8 thin /dev/mapper/pool0 1'], strict=True)
+    check_block_devices('thin1', pool, made={'pool0'})
+    with pytest.raises(DmError, match='/dev/mapper/pool0, which does not exist'):
+        check_block_devices('thin1', pool)
+    check_block_devices('thin1', pool, lenient_mapper=True)

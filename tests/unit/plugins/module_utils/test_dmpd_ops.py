@@ -556,7 +556,8 @@ def test_a_failing_restore_tool_fails_naming_the_command_and_what_it_said(run_mo
     tools.answers['thin_restore'] = tools.failure('xml parse error\nline 3: mismatched tag\n')
     with pytest.raises(Failed) as err:
         run_module('dmpd_restore', tools, src=src, dest=str(meta_dir / 'pool.meta'))
-    assert err.value.msg == 'thin_restore failed (rc=%d, error): xml parse error / line 3: mismatched tag' % tools.error_rc
+    assert err.value.msg == 'thin_restore of src %s failed (rc=%d, error): xml parse error / line 3: mismatched tag' % (
+        src, tools.error_rc)
     assert err.value.result['rc'] == tools.error_rc and err.value.result['cmd'][:3] == ['/usr/sbin/thin_restore', '--input', src]
     assert os.listdir(str(meta_dir)) == []
 
@@ -701,7 +702,7 @@ def test_a_failing_repair_tool_fails_naming_it(run_module, tools, tmp_path, meta
     tools.answers['thin_repair'] = tools.failure('no superblock found\n')
     with pytest.raises(Failed) as err:
         run_module('dmpd_repair', tools, src=src, dest=str(meta_dir / 'r.meta'))
-    assert err.value.msg == 'thin_repair failed (rc=%d, error): no superblock found' % tools.error_rc
+    assert err.value.msg == 'thin_repair of src %s failed (rc=%d, error): no superblock found' % (src, tools.error_rc)
     assert os.listdir(str(meta_dir)) == []
 
 

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from argv_check import positional
 from test_dm_ops import StatefulKernel
 from test_stack_thin import FakeHost, FakeIO, FakeModule
 
@@ -69,7 +70,7 @@ class EraKernel(StatefulKernel):
         return ' era ' in (self.devices.get(name, {}).get('live') or '')
 
     def __call__(self, argv, data=None):
-        argv = list(argv)
+        argv = positional(argv)
         if argv[1] == 'message' and self.is_era(argv[2]):
             self.calls.append((argv, data))
             name, word = argv[2], argv[4]

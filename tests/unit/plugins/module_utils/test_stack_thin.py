@@ -384,7 +384,7 @@ def test_a_build_that_failed_midway_is_torn_down_from_its_record(tmp_path):
     (dict(name='.'), "name '.': expected a name with a letter"),
     (dict(loop_size='1.1K'), "loop_size: '1.1K' is not a whole number of bytes"),
     (dict(loop_size='512KiB'), 'loop_size is 1024 sectors; expected at least 16 pool blocks (2048 sectors)'),
-    (dict(pool={'block_size': '96KiB'}), 'pool.block_size is 192 sectors; expected a multiple of 64KiB'),
+    (dict(pool={'block_size': '96KiB'}), "pool.block_size: '96KiB' (192 sectors); expected a multiple of 128 sectors"),
     (dict(pool={'features': ['fast']}), 'pool.features fast: expected some of'),
     (dict(metadata_device='/dev/vdb'), 'metadata_device and data_device go together'),
     (dict(device='/dev/vdb', metadata_device='/dev/vdc', data_device='/dev/vdd'), 'not both'),
@@ -413,3 +413,14 @@ def test_bad_parameters_are_refused_naming_the_value(tmp_path, change, message):
 def test_blkid_export_of_several_devices():
     text = 'DEVNAME=/dev/mapper/a\nUUID=x\nTYPE=ext4\n\nDEVNAME=/dev/mapper/b\nPTTYPE=gpt\n'
     assert parse_blkid_export(text) == {'/dev/mapper/a': 'ext4', '/dev/mapper/b': 'gpt'}
+
+
+def test_given_disks_that_are_no_block_devices_are_refused_naming_them(tmp_path):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import require_block_devices
+    with pytest.raises(DmError, match='%s is a directory; expected a block device' % tmp_path):
+        require_block_devices([str(tmp_path)])
+    with pytest.raises(DmError, match='/dev/sts-none does not exist; expected a block device'):
+        require_block_devices(['/dev/sts-none'])
+    (tmp_path / 'f').write_text('x')
+    with pytest.raises(DmError, match='f is a regular file; expected a block device'):
+        require_block_devices([str(tmp_path / 'f')])
