@@ -109,10 +109,12 @@ host_tests() {
                 tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
             grep '^figures: ' "$LAB_DIR/dm-$host.log" | sed "s/^/lab-test: $host /" || true
+            "${LAB[0]}" lab/figures.py "$host" "$LAB_DIR/dm-$host.log" | sed 's/^/lab-test: /'
         else
             echo "lab-test [$(elapsed)]: dm tests on $host FAILED; the end of its log:" >&2
             tail -n 40 "$LAB_DIR/dm-$host.log" >&2
             grep '^figures: ' "$LAB_DIR/dm-$host.log" | sed "s/^/lab-test: $host /" >&2 || true
+            "${LAB[0]}" lab/figures.py "$host" "$LAB_DIR/dm-$host.log" | sed 's/^/lab-test: /' >&2
             echo "tests/integration/dm on $host" >>"$LAB_DIR/failed-$host"
             status=1
         fi
