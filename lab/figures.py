@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The reliability totals of one host's dm suite log: what lab-test prints after the suite.
 
 Usage: lab/figures.py HOST LOG
