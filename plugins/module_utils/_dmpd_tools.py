@@ -282,6 +282,28 @@ class Dmpd(object):
         self.module = module
         self._version = None
         self._executables = {}
+        self._guard = None
+
+    @property
+    def guard(self):
+        """``setpriv --pdeathsig KILL``: the argv prefix that makes a tool die with the module
+        process (a SIGKILLed module must not leave thin_restore writing on), where this host's
+        setpriv has that option (util-linux 2.33+: one probe per module run); else []."""
+        if self._guard is None:
+            self._guard = []
+            setpriv = self.module.get_bin_path('setpriv')
+            if setpriv:
+                probe = [setpriv, '--pdeathsig', 'KILL', '--', 'true']
+                rc, _out, _err = self.module.run_command(probe)
+                if rc == 0:
+                    self._guard = probe[:-1]
+        return self._guard
+
+    def _run(self, cmd, data=None):
+        """run_command of a tool's argv behind the guard; results keep the tool's own argv."""
+        if data is None:
+            return self.module.run_command(self.guard + cmd)
+        return self.module.run_command(self.guard + cmd, data=data, binary_data=True)
 
     def executable(self, tool_name):
         """Argv prefix for a tool: its own binary, or ``pdata_tools <tool>`` when only that exists."""
@@ -303,7 +325,7 @@ class Dmpd(object):
         """The installed generation, read once per module run from ``thin_check -V``."""
         if self._version is None:
             cmd = self.executable('thin_check') + ['-V']
-            rc, out, err = self.module.run_command(cmd)
+            rc, out, err = self._run(cmd)
             if rc != 0:
                 raise DmpdError('%s failed (rc=%d): %s' % (' '.join(cmd), rc, (err or out).strip()),
                                 cmd=cmd, rc=rc, stdout=out, stderr=err)
@@ -317,7 +339,7 @@ class Dmpd(object):
     def run(self, tool_name, data=None, **options):
         """Run a tool; returns a ToolResult whatever the exit code."""
         cmd = self.argv(tool_name, **options)
-        rc, out, err = self.module.run_command(cmd, data=data, binary_data=data is not None)
+        rc, out, err = self._run(cmd, data)
         return ToolResult(cmd, rc, out, err, self.version)
 
     def run_ok(self, tool_name, what=None, **options):
