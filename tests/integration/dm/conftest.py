@@ -118,7 +118,11 @@ def dm():
         pytest.skip('the data disks must have at least 4 GiB (16 slots of 256 MiB): %s' % ', '.join(small))
     host.disks = disks[:2]
     sizes = [f['sectors'] for f in facts[2:4]]
+    # everything the modules and ansible print in this session (results, diffs, errors, stdout and
+    # stderr), searched at the end for the key material the tests registered in host.secrets
+    host.transcript, host.secrets = [], set()
     yield host
+    found = _scan_secrets(host.transcript, host.secrets)
 
     outcome = {}
 
@@ -138,10 +142,36 @@ def dm():
     if not outcome:
         host.guest({'op': 'remove_self'})
         return
+    assert not found, 'key material shows in the output of this session: %d place(s)' % found
     suspended, swept = outcome['suspended']['names'], outcome['swept']
     assert not suspended, 'devices left suspended at the end of the session: %s' % ', '.join(suspended)
     assert not swept['left'], 'test devices that could not be removed: %s (%s)' % (swept['left'], swept['errors'])
     assert not swept['removed'], 'tests left these devices behind (now removed): %s' % ', '.join(swept['removed'])
+
+
+# what this process searched (with xdist: each worker's, summed by the controller process)
+SECRET_SCAN = {'texts': 0, 'bytes': 0, 'secrets': 0, 'found': 0}
+
+
+def _scan_secrets(texts, secrets):
+    found = sum(1 for text in texts for secret in secrets if secret in text)
+    SECRET_SCAN['texts'] += len(texts)
+    SECRET_SCAN['bytes'] += sum(len(t) for t in texts)
+    SECRET_SCAN['secrets'] += len(secrets)
+    SECRET_SCAN['found'] += found
+    return found
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, 'workeroutput'):
+        session.config.workeroutput['secret_scan'] = json.dumps(SECRET_SCAN)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):  # pylint: disable=unused-argument
+    scan = json.loads(getattr(node, 'workeroutput', {}).get('secret_scan') or '{}')
+    for key, value in scan.items():
+        SECRET_SCAN[key] += value
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -179,6 +209,9 @@ def pytest_terminal_summary(terminalreporter):
             for key, value in getattr(report, 'user_properties', None) or []:
                 if key == 'figures' and getattr(report, 'when', None) == 'call':
                     lines.append('figures: %s %s' % (report.nodeid, value))
+    if SECRET_SCAN['texts']:
+        scan = dict(SECRET_SCAN, suite='key material in all output')
+        lines.append('figures: secrets %s' % json.dumps(scan, sort_keys=True))
     if lines:
         terminalreporter.section('figures')
         for line in sorted(lines):

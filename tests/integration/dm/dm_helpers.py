@@ -22,6 +22,7 @@ SLOTS = {
     'suspended': (11, 1),
     'message': (12, 1),
     'killed_run': (13, 1),
+    'bad_input': (14, 1),
 }
 
 

@@ -48,6 +48,10 @@ def test_create_snap_killed_at_random_leaves_nothing_suspended(dm, prefix, area,
         out = dm.command('python3', driver, root, pool, origin, str(TRIALS), prefix, markers)['stdout']
         result = json.loads(out)
         figures = result['figures']
+        after = dm.guest({'op': 'sha', 'dev': mapper(origin)}, {'op': 'suspended'})
+        # the origin's whole 32 MiB, compared by sha256 before and after the trials
+        figures['origin_bytes_checked'] = 32 * MIB * 512
+        figures['origin_changed'] = int(after[0]['sha256'] != before)
         record_property('figures', json.dumps(dict(figures, host=dm.pattern, kernel=dm.kernel, suite='killed create_snap')))
         bad = [t for t in result['trials'] if t['left_suspended'] or not t['converged']]
         assert not bad, bad
@@ -56,7 +60,6 @@ def test_create_snap_killed_at_random_leaves_nothing_suspended(dm, prefix, area,
         assert figures['killed_while_suspended'] >= TRIALS // 10, figures
         assert figures['left_suspended'] == 0 and figures['reruns_converged'] == TRIALS, figures
         assert figures['markers_left'] == [], figures
-        after = dm.guest({'op': 'sha', 'dev': mapper(origin)}, {'op': 'suspended'})
         assert after[0]['sha256'] == before, 'the origin data changed across the trials'
         assert not [n for n in after[1]['names'] if n.startswith(prefix)], after[1]
         dm.module('dm_target', state='absent', devices=[{'name': n} for n in (origin, pool, data, meta)])
