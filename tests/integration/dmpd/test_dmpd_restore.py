@@ -79,7 +79,7 @@ def test_xml_the_tool_rejects_fails_and_leaves_dest_alone(host, scratch):
     host.module('ansible.builtin.copy', src=host.path('thin-small.xml'), remote_src=True, dest=bad)
     host.module('ansible.builtin.replace', path=bad, regexp='data_block="21"', replace='data_block="2000"')
     failed = host.module('dmpd_restore', src=bad, dest=dest, force=True, expect_failure=True)
-    assert 'thin_restore failed' in failed['msg']
+    assert 'thin_restore of src %s failed' % bad in failed['msg']
     assert host.sha256(dest) == before
 
 
