@@ -127,7 +127,7 @@ commands:
   returned: when something was sent
   type: list
   elements: list
-  sample: [["dmsetup", "message", "pool0", "0", "create_thin", "1"]]
+  sample: [["dmsetup", "message", "--", "pool0", "0", "create_thin", "1"]]
 '''
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import THIN_ACTIONS, MessageRunner

@@ -265,7 +265,7 @@ commands:
   returned: when O(name) is given
   type: list
   elements: list
-  sample: [["dmsetup", "message", "pool0", "0", "create_thin", "1"], ["dmsetup", "create", "thin1"]]
+  sample: [["dmsetup", "message", "--", "pool0", "0", "create_thin", "1"], ["dmsetup", "create", "thin1"]]
 thin_created:
   description: The dev_ids created in the pool by this task.
   returned: when a thin dev_id was created

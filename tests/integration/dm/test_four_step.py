@@ -66,7 +66,7 @@ def test_dm_target(dm, prefix, area):
     assert [d['name'] for d in real['devices']] == names, 'not in dependency order: %s' % real['devices']
     by_name = dict((d['name'], d) for d in real['devices'])
     assert by_name[thin]['thin_created'] == [7], by_name[thin]
-    assert ['dmsetup', 'message', pool, '0', 'create_thin', '7'] in [
+    assert ['dmsetup', 'message', '--', pool, '0', 'create_thin', '7'] in [
         [a.rsplit('/', 1)[-1] if i == 0 else a for i, a in enumerate(c)] for c in by_name[thin]['commands']]
     assert all(d['changed'] for d in check['devices']), check['devices']
     assert not any(d['changed'] or d['commands'] for d in again['devices']), again['devices']
