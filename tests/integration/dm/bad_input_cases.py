@@ -29,6 +29,13 @@ def role(name, ident, variables, needles):
 
 LINEAR_D0 = {'device': '@D0@', 'offset': 0}
 
+
+def pool_case(ident, options, needles):
+    """dm_target: a thin-pool over the test's own metadata and data devices, one option bad."""
+    good = {'metadata_dev': '/dev/mapper/@P@tmeta', 'data_dev': '/dev/mapper/@P@tdata', 'block_size': 128}
+    return case('dm_target', 'pool-' + ident, {'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
+                                               'options': dict(good, **options)}, needles)
+
 CASES = [
     # ---- device names (dm_device): shell metacharacters, slashes, spaces, empty, too long
     case('dm_device', 'name-semicolon', {'name': 'x;reboot', 'table': ZERO8}, ["'x;reboot'", 'expected only letters']),
@@ -95,34 +102,13 @@ CASES = [
     case('dm_target', 'linear-missing-path', {'name': '@P@t', 'type': 'linear', 'length': 8,
                                               'options': {'device': '/dev/sts-no-such', 'offset': 0}},
          ['/dev/sts-no-such', 'does not exist; expected a block device']),
-    case('dm_target', 'pool-block-size-not-128-multiple', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '/dev/mapper/@P@tmeta', 'data_dev': '/dev/mapper/@P@tdata', 'block_size': 192}},
-        ['192', '128']),
-    case('dm_target', 'pool-block-size-too-small', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '/dev/mapper/@P@tmeta', 'data_dev': '/dev/mapper/@P@tdata', 'block_size': 64}},
-        ['64', '128']),
-    case('dm_target', 'pool-block-size-too-big', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '/dev/mapper/@P@tmeta', 'data_dev': '/dev/mapper/@P@tdata',
-                    'block_size': '2GiB'}}, ["'2GiB'", '1 GiB']),
-    case('dm_target', 'pool-block-size-unit-misaligned', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '/dev/mapper/@P@tmeta', 'data_dev': '/dev/mapper/@P@tdata',
-                    'block_size': '96KiB'}}, ['96KiB', '128']),
-    case('dm_target', 'pool-metadata-is-directory', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '@W@/dir', 'data_dev': '/dev/mapper/@P@tdata', 'block_size': 128}},
-        ['@W@/dir', 'block device']),
-    case('dm_target', 'pool-metadata-is-regular-file', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '@W@/regular.img', 'data_dev': '/dev/mapper/@P@tdata', 'block_size': 128}},
-        ['@W@/regular.img', 'block device']),
-    case('dm_target', 'pool-unknown-feature', {
-        'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
-        'options': {'metadata_dev': '/dev/mapper/@P@tmeta', 'data_dev': '/dev/mapper/@P@tdata', 'block_size': 128,
-                    'features': ['go_faster']}}, ['go_faster']),
+    pool_case('block-size-not-128-multiple', {'block_size': 192}, ['192', '128']),
+    pool_case('block-size-too-small', {'block_size': 64}, ['64', '128']),
+    pool_case('block-size-too-big', {'block_size': '2GiB'}, ["'2GiB'", '1 GiB']),
+    pool_case('block-size-unit-misaligned', {'block_size': '96KiB'}, ["'96KiB'", '128']),
+    pool_case('metadata-is-directory', {'metadata_dev': '@W@/dir'}, ['@W@/dir', 'block device']),
+    pool_case('metadata-is-regular-file', {'metadata_dev': '@W@/regular.img'}, ['@W@/regular.img', 'block device']),
+    pool_case('unknown-feature', {'features': ['go_faster']}, ['go_faster']),
     case('dm_target', 'thin-dev-id-too-big', {'name': '@P@t', 'type': 'thin', 'length': 8,
                                               'options': {'pool': '/dev/mapper/@P@pool', 'dev_id': 16777216}},
          ['16777216']),
