@@ -102,8 +102,8 @@ def test_every_unit_means_what_it_says(n):
 
 
 @PROFILE
-@given(st.one_of(st.integers(min_value=-10 ** 7, max_value=10 ** 7), st.sampled_from([0, 64, 127, 128, 192, 256,
-                                                                                         2097152, 2097280, 4194304])))
+@given(st.one_of(st.integers(min_value=-10 ** 7, max_value=10 ** 7),
+                 st.sampled_from([0, 64, 127, 128, 192, 256, 2097152, 2097280, 4194304])))
 def test_thin_pool_block_sizes_are_multiples_of_128_sectors_up_to_1GiB(sectors):
     params = {'metadata_dev': '/dev/vdc', 'data_dev': '/dev/vdb', 'block_size': sectors}
     if sectors >= 128 and sectors <= 2097152 and sectors % 128 == 0:
