@@ -36,6 +36,7 @@ def pool_case(ident, options, needles):
     return case('dm_target', 'pool-' + ident, {'name': '@P@t', 'type': 'thin-pool', 'length': 131072,
                                                'options': dict(good, **options)}, needles)
 
+
 CASES = [
     # ---- device names (dm_device): shell metacharacters, slashes, spaces, empty, too long
     case('dm_device', 'name-semicolon', {'name': 'x;reboot', 'table': ZERO8}, ["'x;reboot'", 'expected only letters']),
