@@ -60,15 +60,20 @@ def _copy_py_tree(src, dest):
 
 
 def stage(dest):
-    """The agent and a module bundle: the controller's ansible/module_utils with the same
-    package stubs AnsiballZ writes, and the collection's plugins as ansible_collections."""
-    import ansible
-    import ansible.module_utils
+    """The agent and a module bundle (``write_bundle``) in dest/agent and dest/bundle."""
     shutil.rmtree(dest, ignore_errors=True)
     os.makedirs(os.path.join(dest, 'agent'))
     for name in AGENT_FILES:
         shutil.copy(os.path.join(HERE, name), os.path.join(dest, 'agent', name))
-    bundle = os.path.join(dest, 'bundle')
+    write_bundle(os.path.join(dest, 'bundle'))
+
+
+def write_bundle(bundle):
+    """What a module needs on a host without Ansible, in ``bundle``: the controller's
+    ansible/module_utils with the same package stubs AnsiballZ writes, and the collection's
+    plugins as ansible_collections (``python3 MODULE.py ARGS.json`` with PYTHONPATH=bundle)."""
+    import ansible
+    import ansible.module_utils
     _copy_py_tree(os.path.dirname(ansible.module_utils.__file__), os.path.join(bundle, 'ansible', 'module_utils'))
     stub = 'from pkgutil import extend_path\n__path__ = extend_path(__path__, __name__)\n'
     with open(os.path.join(bundle, 'ansible', '__init__.py'), 'w') as handle:

@@ -28,20 +28,29 @@ def totals(lines):
             continue
         suite = data.get('suite') or ('bad input' if 'cases' in data else _node)
         seen[suite] = data
-    bad, killed, secrets = seen.get('bad input'), seen.get('killed create_snap'), seen.get('key material in all output')
+    bad, secrets = seen.get('bad input'), seen.get('key material in all output')
+    # the fault suites: create_snap's kills, and whole module runs killed (create, remove, reload,
+    # restore, repair); a total over them is "not measured" unless both recorded
+    faults = [seen.get('killed create_snap'), seen.get('killed module runs')]
 
     def figure(source, *keys):
         if source is None:
             return None
         return sum(int(source.get(k) or 0) for k in keys)
 
+    def over(sources, *keys):
+        parts = [figure(source, *keys) for source in sources]
+        return None if None in parts else sum(parts)
+
+    killed_snap, killed_runs = faults
     out = {
         'cases tried': figure(bad, 'cases'),
         'refused as expected': figure(bad, 'refused_as_expected'),
-        'faults injected': figure(killed, 'killed'),
-        'devices left suspended': figure(killed, 'left_suspended'),
+        'faults injected': over(faults, 'killed'),
+        'devices left suspended': over(faults, 'left_suspended'),
         'data changed by a refused input or a killed run': (
-            None if bad is None or killed is None else figure(bad, 'host_changes') + figure(killed, 'origin_changed')),
+            None if None in (bad, killed_snap, killed_runs) else
+            figure(bad, 'host_changes') + figure(killed_snap, 'origin_changed') + figure(killed_runs, 'data_changed')),
         'tracebacks shown': figure(bad, 'tracebacks'),
         'key material found': figure(secrets, 'found'),
         'texts searched for key material': figure(secrets, 'texts'),

@@ -7,7 +7,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import tempfile
 
@@ -16,6 +18,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._host_lock import HostLock
+from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import pid_alive
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError
 
 
@@ -54,8 +57,20 @@ class ModuleRunner(object):
             self.result['diff'] = dict(before=before, after=after)
 
     def scratch(self):
+        """This run's scratch directory (``sts-dm-PID-*`` in the module's tmpdir), made on first use.
+
+        A run killed by SIGKILL leaves its scratch behind (no clean-up runs; with pipelining not even
+        Ansible's, whose module tmpdir it is in): the first use here removes, with a warning, every
+        such directory of a run that is gone, beside this one or in the other module tmpdirs next to
+        this run's (not in check mode)."""
         if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix='sts-dm-', dir=getattr(self.module, 'tmpdir', None))
+            parent = getattr(self.module, 'tmpdir', None)
+            if not self.check_mode:
+                for path, pid in stale_scratch(parent or tempfile.gettempdir()):
+                    shutil.rmtree(path, ignore_errors=True)
+                    self.module.warn('removed %s, the scratch directory of an earlier run of this collection '
+                                     'that was killed (pid %d)' % (path, pid))
+            self._scratch = tempfile.mkdtemp(prefix='sts-dm-%d-' % os.getpid(), dir=parent)
         return self._scratch
 
     def cleanup(self):
@@ -87,6 +102,26 @@ class ModuleRunner(object):
         # fail_on_error=false) would otherwise be taken for a failure.
         runner.result['failed'] = False
         module.exit_json(**runner.result)
+
+
+SCRATCH_RE = re.compile(r'\Asts-dm-(\d+)-')
+
+
+def stale_scratch(tmpdir, alive=pid_alive):
+    """(path, pid) of the scratch directories of runs that are gone, in ``tmpdir`` or in the
+    ``ansible-*`` directories beside it when it is one (each run of a module has a tmpdir of its
+    own, ``ansible-moduletmp-*`` or ``ansible-tmp-*``, under one remote_tmp)."""
+    found = []
+    paths = glob.glob(os.path.join(tmpdir, 'sts-dm-*'))
+    if os.path.basename(os.path.abspath(tmpdir)).startswith('ansible-'):
+        paths += glob.glob(os.path.join(os.path.dirname(os.path.abspath(tmpdir)), 'ansible-*', 'sts-dm-*'))
+    for path in sorted(set(paths)):
+        match = SCRATCH_RE.match(os.path.basename(path))
+        if match and os.path.isdir(path) and not os.path.islink(path):
+            pid = int(match.group(1))
+            if pid != os.getpid() and not alive(pid):
+                found.append((path, pid))
+    return found
 
 
 def remove_quietly(path):

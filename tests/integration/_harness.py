@@ -202,6 +202,22 @@ class TargetHost(object):
                 result.get('msg'), json.dumps(result, indent=1, sort_keys=True)[:4000]))
         return result
 
+    def module_verbose(self, _module, check=False, diff=False, **args):
+        """Run a module once as a user reading ``-vvv`` does: ansible's default stdout callback at
+        verbosity 3 (the connection's commands, the module's raw output and whole result), with
+        the module's invocation (its arguments) in the result (ansible-core 2.19+ adds it only with
+        INJECT_INVOCATION), not the test callback. Returns (rc, stdout, stderr); both texts go into
+        the transcript."""
+        module = _module if '.' in _module else 'sts.devicemapper.' + _module
+        env = dict(_env(tempfile.gettempdir()), ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default',
+                   ANSIBLE_INJECT_INVOCATION='True')
+        started = time.time()
+        proc = subprocess.run(self._argv(module, args, check, diff) + ['-vvv'], capture_output=True, text=True,
+                              env=env, timeout=900, check=False)
+        _timing(self.pattern, module + ' -vvv', started)
+        self._record(proc.stdout, proc.stderr)
+        return proc.returncode, proc.stdout, proc.stderr
+
     def playbook(self, path, extra_vars=None, tags=None, check=False, diff=False):
         """Run a playbook limited to this host; returns a PlaybookRun (never fails by itself)."""
         out = tempfile.mkdtemp(prefix='sts-dm-playbook-')

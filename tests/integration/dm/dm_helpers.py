@@ -2,8 +2,11 @@
 test's area of the data disks, the slot map, names. (conftest.py holds the fixtures.)"""
 
 import json
+import os
+import sys
+import tarfile
 
-from _harness import ModuleFailed, TargetHost  # noqa: F401 pylint: disable=unused-import
+from _harness import REPO, ModuleFailed, TargetHost  # noqa: F401 pylint: disable=unused-import
 
 PREFIX = 'stsit-'
 MIB = 2048                 # sectors
@@ -23,6 +26,7 @@ SLOTS = {
     'message': (12, 1),
     'killed_run': (13, 1),
     'bad_input': (14, 1),
+    'killed_modules': (15, 1),
 }
 
 
@@ -40,6 +44,24 @@ class DmHost(TargetHost):
         """Run the guest helper (files/guest.py) with these steps in one call; returns its results."""
         result = self.command('python3', self.helper, json.dumps(list(steps)))
         return json.loads(result['stdout'])
+
+    def unpack_bundle(self, root, local_dir):
+        """The collection's plugins and ansible-core's module_utils in ``root`` on the host
+        (bench/dmpd.py's bundle: what a module needs to run there as ``python3 MODULE.py ARGS``,
+        the way ansible-core's debugging entry runs one); built in ``local_dir``."""
+        if REPO not in sys.path:
+            sys.path.insert(0, REPO)
+        from bench.dmpd import write_bundle  # pylint: disable=import-outside-toplevel
+        bundle = os.path.join(local_dir, 'bundle')
+        write_bundle(bundle)
+        tarball = os.path.join(local_dir, 'bundle.tgz')
+        with tarfile.open(tarball, 'w:gz') as tar:
+            for name in sorted(os.listdir(bundle)):
+                tar.add(os.path.join(bundle, name), arcname=name)
+        self.command('mkdir', '-p', root)
+        self.upload(tarball, root + '/bundle.tgz')
+        self.command('tar', '-xzf', root + '/bundle.tgz', '-C', root)
+        return root
 
     def devices(self):
         """Every dm device as dmsetup itself says (not through the modules): name -> row."""

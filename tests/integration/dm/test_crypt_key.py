@@ -1,5 +1,6 @@
 """A crypt key never shows: not in any result (diff mode on, check mode, repeat, dm_info,
-dm_device with the key inside a table line, a failing load), nor in what ansible printed."""
+dm_device with the key inside a table line, a failing load), nor in what ansible printed,
+also at -vvv with ansible's default output (the invocation and the whole result)."""
 
 from dm_helpers import MIB
 
@@ -23,6 +24,9 @@ def test_crypt_key_never_shows(dm, prefix, area):
     assert created['changed'] is True
     again = dm.module('dm_target', diff=True, **item)
     assert again['changed'] is False
+    # what a user reading -vvv sees: the module's raw output, its invocation (its arguments) and whole result
+    rc, out, _err = dm.module_verbose('dm_target', diff=True, **item)
+    assert rc == 0 and '"module_args"' in out and '"cipher": "aes-xts-plain64"' in out and name in out, out[-3000:]
     same = dm.module('dm_device', diff=True, name=name, table=[line])
     assert same['changed'] is False, same
     other = dm.module('dm_device', check=True, diff=True, name=name, reload=True,
@@ -33,6 +37,9 @@ def test_crypt_key_never_shows(dm, prefix, area):
     failed = dm.module('dm_target', expect_failure=True, diff=True, reload=True,
                        **dict(item, options=dict(item['options'], device='250:250')))
     assert 'did not load' in failed['msg'], failed
+    rc, out, _err = dm.module_verbose('dm_device', diff=True, name=name, reload=True,
+                                      table=[line.replace(disk0, '250:250')])
+    assert rc != 0 and 'did not load' in out and '"module_args"' in out, out[-3000:]
     removed = dm.module('dm_device', diff=True, name=name, state='absent')
     assert removed['changed'] is True
     texts = dm.transcript[start:]

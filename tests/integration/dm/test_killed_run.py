@@ -6,25 +6,12 @@ marker may be left. The figures are printed at the end of the run (``figures:`` 
 
 import json
 import os
-import tarfile
 
 from dm_helpers import MIB, mapper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULE_UTILS = os.path.normpath(os.path.join(HERE, '..', '..', '..', 'plugins', 'module_utils'))
 DRIVER = os.path.join(HERE, 'files', 'fault_create_snap.py')
 TRIALS = 50
-
-
-def _module_utils_tarball(path):
-    """plugins/module_utils as ansible_collections/sts/devicemapper/plugins/module_utils (the
-    Python files only): the guest imports the collection's code from it."""
-    with tarfile.open(path, 'w:gz') as tar:
-        for name in sorted(os.listdir(MODULE_UTILS)):
-            if name.endswith('.py'):
-                tar.add(os.path.join(MODULE_UTILS, name),
-                        arcname='ansible_collections/sts/devicemapper/plugins/module_utils/' + name)
-    return path
 
 
 def test_create_snap_killed_at_random_leaves_nothing_suspended(dm, prefix, area, record_property, tmp_path):
@@ -41,9 +28,7 @@ def test_create_snap_killed_at_random_leaves_nothing_suspended(dm, prefix, area,
         dm.module('dm_target', devices=devices)
         dm.guest({'op': 'write', 'dev': mapper(origin), 'offset': 0, 'length': 4 * MIB, 'seed': origin})
         before = dm.guest({'op': 'sha', 'dev': mapper(origin)})[0]['sha256']
-        dm.command('mkdir', '-p', root)
-        dm.upload(_module_utils_tarball(str(tmp_path / 'module_utils.tgz')), root + '/module_utils.tgz')
-        dm.command('tar', '-xzf', root + '/module_utils.tgz', '-C', root)
+        dm.unpack_bundle(root, str(tmp_path))
         driver = dm.upload(DRIVER, root + '/fault_create_snap.py', mode='0700')
         out = dm.command('python3', driver, root, pool, origin, str(TRIALS), prefix, markers)['stdout']
         result = json.loads(out)
