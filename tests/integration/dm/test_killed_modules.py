@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, 'files', 'fault_modules.py')
 # batch: that many creates and as many removes (a trial costs a TCG guest ~12-15 s: the killed run
 # and its re-run; create_snap's 50 trials are test_killed_run's)
-TRIALS = {'batch': 4, 'reload': 6, 'restore': 6, 'repair': 5}
+TRIALS = {'batch': 4, 'reload': 5, 'restore': 5, 'repair': 4}
 # the two metadata the dmpd trials alternate between (bench's generator: thins, a snapshot,
 # runs and single blocks), big enough that thin_restore takes a while on a TCG guest
 MAPPINGS = (5000, 8000)

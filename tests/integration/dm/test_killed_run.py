@@ -11,7 +11,7 @@ from dm_helpers import MIB, mapper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, 'files', 'fault_create_snap.py')
-TRIALS = 50
+TRIALS = 30
 
 
 def test_create_snap_killed_at_random_leaves_nothing_suspended(dm, prefix, area, record_property, tmp_path):

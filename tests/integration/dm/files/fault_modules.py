@@ -114,8 +114,8 @@ class ModuleRun(object):
         self.proc.communicate()
         return self.proc.returncode == -signal.SIGKILL
 
-    def finish(self, timeout=600):
-        while self.poll():
+    def finish(self, watch, timeout=600):
+        while watch and self.poll():
             time.sleep(POLL)
         out, err = self.proc.communicate(timeout=timeout)
         self.seconds = time.monotonic() - self.started
@@ -126,10 +126,11 @@ class ModuleRun(object):
                 self.proc.returncode, out[-800:].decode('utf-8', 'replace'), err[-800:].decode('utf-8', 'replace'))}
 
 
-def converge(module, args, tag):
-    """Run the module to its end; its result and the commands it ran."""
+def converge(module, args, tag, watch=False):
+    """Run the module to its end; its result and (``watch``: the calibrating runs; watching costs a
+    TCG guest CPU) the commands it ran."""
     run_ = ModuleRun(module, args, tag)
-    return run_.finish(), run_.steps
+    return run_.finish(watch), run_.steps
 
 
 def kill_at_random(rng, module, args, tag, expected_steps):
@@ -266,11 +267,11 @@ def dm_trial(rng, figures, rows, what, args, names, wanted, expected_steps, tag,
 def batch(rng, kind, rows):
     figures = new_figures(('inactive_left', 'unexpected_tables', 'partial'))
     names = kind['names']
-    made, create_steps = converge('dm_target', kind['present'], 'batch')
+    made, create_steps = converge('dm_target', kind['present'], 'batch', watch=True)
     if made.get('failed'):
         raise SystemExit('the batch does not converge untouched: %s' % made.get('msg'))
     tables = dict((n, dm_state(n)['table']) for n in names)
-    gone, remove_steps = converge('dm_target', kind['absent'], 'batch')
+    gone, remove_steps = converge('dm_target', kind['absent'], 'batch', watch=True)
     if gone.get('failed'):
         raise SystemExit('the batch is not removed untouched: %s' % gone.get('msg'))
     # after a kill a device is absent, table-less (created, not loaded yet) or has its table
@@ -292,7 +293,7 @@ def reload(rng, kind, rows):
     dev = '/dev/mapper/' + name
     tables, shas, counted = [], [], []
     for args in kind['tables']:
-        result, seen = converge('dm_target', args, 'reload')
+        result, seen = converge('dm_target', args, 'reload', watch=True)
         if result.get('failed'):
             raise SystemExit('reload does not converge untouched: %s' % result.get('msg'))
         tables.append(dm_state(name)['table'])
@@ -354,7 +355,7 @@ def dmpd(rng, kind, rows):
     # untouched runs first: A into a missing dest, B over it, A over B (the trials start from A)
     digests, counted = [None, None], [0, 0]
     for index in (0, 1, 0):
-        result, seen = converge(module, dict(kind['args'], src=kind['sources'][index]), kind['kind'])
+        result, seen = converge(module, dict(kind['args'], src=kind['sources'][index]), kind['kind'], watch=True)
         if result.get('failed'):
             raise SystemExit('%s does not converge untouched: %s' % (module, result.get('msg')))
         digests[index], counted[index] = dump_sha(dest), len(seen)
