@@ -81,7 +81,8 @@ def test_module_runs_killed_at_random_leave_nothing_half_done(dm, prefix, area, 
             json.dump(plan, handle)
         dm.upload(str(tmp_path / 'plan.json'), root + '/plan.json')
         driver = dm.upload(DRIVER, root + '/fault_modules.py', mode='0700')
-        result = json.loads(dm.command('python3', driver, root, root + '/plan.json')['stdout'])
+        # the driver's whole run in one call: ~6 min on an idle TCG guest, more than twice that on a loaded one
+        result = json.loads(dm.run(['python3', driver, root, root + '/plan.json'], timeout=3600)['stdout'])
         figures, trials = result['figures'], result['trials']
         kinds = dict((k, v) for k, v in figures.items() if isinstance(v, dict))
         total = dict((key, sum(f.get(key, 0) for f in kinds.values()))
