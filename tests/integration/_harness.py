@@ -233,7 +233,7 @@ class TargetHost(object):
         try:
             started = time.time()
             proc = subprocess.run(argv, capture_output=True, text=True, env=_env(out, playbook=True),
-                                  timeout=1800, check=False)
+                                  timeout=3600, check=False)
             _timing(self.pattern, 'ansible-playbook ' + os.path.basename(path), started)
             stats, results, raw = {}, [], []
             for name in sorted(os.listdir(out)):
