@@ -176,14 +176,32 @@ def wait_gone(seconds=5):
 # -- dm -------------------------------------------------------------------------------
 
 
+def dm_names():
+    """devno (MAJ:MIN) -> name of every dm device."""
+    rc, out, _err = run([real('dmsetup'), 'info', '-c', '--noheadings', '--separator', ' ', '-o', 'name,major,minor'])
+    names = {}
+    for line in out.splitlines() if rc == 0 else []:
+        parts = line.split()
+        if len(parts) == 3:
+            names['%s:%s' % (parts[1], parts[2])] = parts[0]
+    return names
+
+
 def dm_state(name):
-    """None (no such device) or {'suspended', 'inactive', 'table'} as dmsetup says."""
+    """None (no such device) or {'suspended', 'inactive', 'table'} as dmsetup says; in the table a
+    dm device's devno is written as its name (a batch made again gets new minors when other
+    devices were made meanwhile: the same table, other numbers)."""
     rc, out, _err = run([real('dmsetup'), 'info', name])
     if rc != 0:
         return None
     state = {'suspended': 'SUSPENDED' in out, 'inactive': 'INACTIVE' in out}
     rc, table, _err = run([real('dmsetup'), 'table', '--showkeys', name])
-    state['table'] = table.strip() if rc == 0 else None
+    if rc != 0:
+        state['table'] = None
+        return state
+    names = dm_names()
+    state['table'] = '\n'.join(' '.join(names.get(word, word) for word in line.split())
+                               for line in table.strip().splitlines())
     return state
 
 
