@@ -61,6 +61,8 @@ options:
       - When an existing device's table (or O(readonly)) differs from the one wanted, swap the table in
         through the inactive slot.
       - V(false) fails the task instead and lists the differences.
+      - An existing device with no live table at all (what a C(dmsetup create) cut short between its create
+        and load leaves) gets the wanted table loaded without O(reload), with a warning.
       - In O(devices), the default of every item without its own.
     type: bool
     default: false

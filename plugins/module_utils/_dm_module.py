@@ -197,6 +197,9 @@ class DeviceRunner(DmRunner):
                                    if not done else done[0]['before'])
             raise
         self.result['changed'] = any(r['changed'] for r in results)
+        for r in results:
+            if r.get('completed'):
+                self.module.warn(r.pop('completed'))
         if batch:
             self.result['devices'] = results
         else:

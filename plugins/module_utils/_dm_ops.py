@@ -280,8 +280,11 @@ class DmHost(object):
             return
 
         diffs = []
+        # a device with no live table maps no data: it is what a create cut short (dmsetup killed
+        # between its create and load ioctls) leaves, and loading the wanted table finishes it
+        tableless = spec.table is not None and not dev['live_table']
         if spec.table is not None:
-            if not dev['live_table']:
+            if tableless:
                 diffs.append('live table: none loaded')
             else:
                 diffs.extend(spec.table.differences(self.tables[name], self.resolve, self.kernel))
@@ -296,7 +299,10 @@ class DmHost(object):
             if not self.check_mode:
                 self.dmsetup.call('setuuid', name, uuid=spec.uuid)
         if diffs:
-            if not spec.reload:
+            if tableless:
+                result['completed'] = 'device %s existed with no live table (a create cut short?): the table was ' \
+                    'loaded into it' % name
+            elif not spec.reload:
                 raise DmError('device %s exists with a different table; set reload: true to swap it in. Differences: %s'
                               % (name, '; '.join(diffs)), differences=diffs)
             self._prepare_thin(spec, result)
@@ -388,7 +394,7 @@ class DmHost(object):
             self.dmsetup.try_call('clear', name)
         if dev['suspended']:
             now_text = self.dmsetup.live_table_text(name)
-            if now_text.strip() != old_text.strip():
+            if old_text.strip() and now_text.strip() != old_text.strip():
                 rc, out, err = self.dmsetup.try_call('load', name, table=_RawTable(old_text), readonly=dev['readonly'])
                 if rc != 0:
                     self.dmsetup.try_call('clear', name)

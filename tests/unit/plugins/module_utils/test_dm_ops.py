@@ -157,6 +157,24 @@ def test_a_different_table_is_refused_without_reload_and_planned_with_it(distro)
     assert fake.calls == []
 
 
+@pytest.mark.parametrize('distro', DISTROS)
+def test_a_device_with_no_live_table_gets_the_wanted_one_without_reload(distro):
+    """What a create cut short between its create and load ioctls leaves: the re-run finishes it."""
+    spec = DeviceSpec('stscap-notable', table=Table.parse('0 2048 zero', strict=True))
+    host, fake = host_of(distro)
+    assert host.facts['stscap-notable']['live_table'] is False
+    result = host.ensure(spec)
+    assert result['changed'] and result['differences'] == ['live table: none loaded']
+    assert 'no live table' in result['completed'] and result['after']['table'] == ['0 2048 zero']
+    assert fake.calls == []
+    # for real: load and resume (the fake kernel keeps no table, so the check after it fails)
+    host, fake = host_of(distro, check_mode=False)
+    with pytest.raises(DmError, match='not as wanted after the change'):
+        host.ensure(spec)
+    assert [argv[1] for argv, _data in fake.calls] == ['table', 'load', 'resume']
+    assert fake.calls[1][1] == '0 2048 zero\n'
+
+
 # -- batches -------------------------------------------------------------------------------
 def test_a_batch_is_applied_users_after_what_they_use_and_removed_in_reverse():
     host = DmHost(FakeDmsetup(), check_mode=True, resolve=lambda p: '7:0', kernel='6.12.0', exists=lambda p: True)
