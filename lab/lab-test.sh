@@ -84,7 +84,7 @@ install_once() {
 # every test phase of LAB_TEST_SLOWEST seconds or more goes into the log (pytest --durations), and
 # lab-test prints them after the run: where the lab's time goes, per host
 LAB_TEST_SLOWEST=${LAB_TEST_SLOWEST:-20}
-DURATIONS="--durations=0 --durations-min=$LAB_TEST_SLOWEST"
+DURATIONS=(--durations=0 "--durations-min=$LAB_TEST_SLOWEST")
 slowest() {
     grep -E '^[0-9]+\.[0-9]+s (setup|call|teardown) ' "$2" | sed "s/^/lab-test: $1 slowest: /" || true
 }
@@ -101,7 +101,7 @@ host_tests() {
         done
         echo "lab-test [$(elapsed)]: pytest $tests on $host (log: $LAB_DIR/dmpd-$host.log)"
         if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -m "$LAB_TEST_DMPD_MARK" \
-                $DURATIONS "$tests" >"$LAB_DIR/dmpd-$host.log" 2>&1; then
+                "${DURATIONS[@]}" "$tests" >"$LAB_DIR/dmpd-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dmpd tests on $host passed: $(tail -n 1 "$LAB_DIR/dmpd-$host.log")"
             slowest "$host" "$LAB_DIR/dmpd-$host.log"
         else
@@ -115,7 +115,7 @@ host_tests() {
         # two workers (each test file owns its device names and its area of the data disks)
         echo "lab-test [$(elapsed)]: pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
         if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
-                $DURATIONS tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
+                "${DURATIONS[@]}" tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
             slowest "$host" "$LAB_DIR/dm-$host.log"
             grep '^figures: ' "$LAB_DIR/dm-$host.log" | sed "s/^/lab-test: $host /" || true
