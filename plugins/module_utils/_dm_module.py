@@ -17,9 +17,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
+    Fault, FaultRecord, dust_messages, plan, sector_range)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import STATES, DeviceSpec, DmHost
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
-    check_block_devices, validate_name, validate_uuid)
+    Table, check_block_devices, validate_name, validate_uuid)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
@@ -317,3 +319,164 @@ class MessageRunner(DmRunner):
         if action == 'reserve_metadata_snap':
             return not held, []
         return held, []
+
+
+class FaultRunner(DmRunner):
+    """dm_fault: put a fault under a live device (``injected``) or put its healthy table back (``healed``).
+
+    The record (``_dm_fault.FaultRecord``) is written before the faulty table goes live and removed
+    after the healthy one is back, so what the live table is, compared with the record's healthy,
+    injected and (during a replace) previous tables, says how far a killed run got."""
+
+    locks = True
+
+    def run(self):
+        p = self.params
+        name = validate_name(p['name'])
+        record = FaultRecord(p['record_dir'], name)
+        wanted = Fault.from_params(p['fault']) if p['state'] == 'injected' else None
+        if p['state'] == 'healed' and p.get('fault') is not None:
+            Fault.from_params(p['fault'])
+        host = self.host(p.get('udev_timeout') or 10)
+        saved = record.load()
+        self.result.update(name=name, state=p['state'], record=record.path)
+        if name not in host.facts:
+            if p['state'] == 'healed':
+                if saved is not None:
+                    self.result['changed'] = True
+                    self.module.warn('device %s does not exist; its fault record %s was removed' % (name, record.path))
+                    if not self.check_mode:
+                        record.remove()
+                return
+            raise DmError('device %s does not exist; expected a live dm device to put the fault under' % name)
+        live = host.tables[name]
+        before = host.state_of(name)
+        if p['state'] == 'injected':
+            self.inject(host, record, saved, wanted, live)
+        else:
+            self.heal(host, record, saved, live)
+        self.result['commands'] = host.dmsetup.commands
+        after = self.result.get('device', {}).get('after') or host.state_of(name)
+        self.result.pop('device', None)
+        self.result['table'] = after.get('table', [])
+        self.set_diff(state_text(before) + _fault_line(saved), state_text(after) + _fault_line(
+            self.result.get('recorded')))
+        self.result.pop('recorded', None)
+
+    @staticmethod
+    def matches(host, lines, live):
+        return bool(lines) and not Table.parse(lines).differences(live, host.resolve, host.kernel)
+
+    def which(self, host, saved, live, path):
+        """Which table of the record the live one is: injected, healthy or previous; DmError when none."""
+        for key in ('injected', 'healthy', 'previous'):
+            if self.matches(host, saved.get(key) or [], live):
+                return key
+        raise DmError('device %s: its live table matches neither the healthy nor the injected table of its fault record '
+                      '%s; it was changed outside dm_fault. Live: %s; healthy: %s. Check the device, then remove the '
+                      'record' % (saved['name'], path, '; '.join(live.lines()),
+                                  '; '.join(saved['healthy'])))
+
+    def swap(self, host, name, table):
+        result = host.ensure(DeviceSpec(name, table=table, reload=True))
+        self.result['changed'] = self.result['changed'] or result['changed']
+        self.result['device'] = result
+        return result
+
+    def inject(self, host, record, saved, fault, live):
+        p = self.params
+        name = record.name
+        healthy = live if saved is None else Table.parse(saved['healthy'])
+        first, end = sector_range(healthy, p.get('start'), p.get('length'))
+        faulty = plan(healthy, fault, first, end - first, name)
+        wanted = {'healthy': [seg.format() for seg in healthy], 'injected': [seg.format() for seg in faulty],
+                  'fault': fault.spec, 'start': first, 'length': end - first}
+        self.result.update(fault=fault.spec, start=first, length=end - first, healthy_table=healthy.lines(),
+                           recorded=wanted)
+        at = 'healthy' if saved is None else self.which(host, saved, live, record.path)
+        if saved is not None:
+            same = all(saved.get(k) == wanted[k] for k in ('fault', 'start', 'length'))
+            if not same and not p['replace']:
+                raise DmError('device %s has a fault injected already (%s, sectors %s to %s, record %s); wanted %s, '
+                              'sectors %d to %d: heal it first, or set replace: true'
+                              % (name, Fault(saved['fault']).describe(), saved.get('start'),
+                                 saved.get('start', 0) + saved.get('length', 0) - 1, record.path, fault.describe(),
+                                 first, end - 1))
+            if same and at == 'injected':
+                return
+            if at == 'previous' or (same and at == 'healthy'):
+                self.module.warn('device %s: an earlier dm_fault run was cut short (the live table is its %s one); '
+                                 'this run completes it' % (name, at))
+            # a replace cut short keeps the table it replaced, so its re-run still knows the live one
+            if at == 'previous':
+                wanted['previous'] = saved['previous']
+            elif not same and at == 'injected':
+                wanted['previous'] = saved['injected']
+        if fault.type == 'dust':
+            self.need_target(host, 'dust', name)
+        self.result['changed'] = True
+        if self.check_mode:
+            self.result['device'] = host.ensure(DeviceSpec(name, table=faulty, reload=True))
+            return
+        record.save(wanted)
+        try:
+            self.swap(host, name, faulty)
+        except DmError:
+            # the swap keeps the live table when it fails; the record then goes back to what it was
+            host.refresh()
+            if name in host.tables and self.matches(host, wanted['healthy'] if saved is None else [], host.tables[name]):
+                record.remove()
+            elif saved is not None and name in host.tables and self.matches(host, saved['injected'], host.tables[name]):
+                record.save(saved)
+            raise
+        for sector, words in dust_messages(faulty, fault):
+            host.dmsetup.call('message', name, words=words, sector=sector)
+        if 'previous' in wanted:
+            record.save(dict((k, v) for k, v in wanted.items() if k != 'previous'))
+
+    def heal(self, host, record, saved, live):
+        name = record.name
+        if saved is None:
+            self.result['healthy_table'] = live.lines()
+            return
+        self.result.update(fault=saved['fault'], start=saved.get('start'), length=saved.get('length'),
+                           healthy_table=Table.parse(saved['healthy']).lines())
+        at = self.which(host, saved, live, record.path)
+        self.result['changed'] = True
+        if at == 'healthy':
+            self.module.warn('device %s: its healthy table is live already (an earlier dm_fault run was cut short); '
+                             'its fault record %s is removed' % (name, record.path))
+        elif self.check_mode:
+            self.result['device'] = host.ensure(DeviceSpec(name, table=Table.parse(saved['healthy']), reload=True))
+        else:
+            self.swap(host, name, Table.parse(saved['healthy']))
+        if not self.check_mode:
+            record.remove()
+
+    def need_target(self, host, target, name):
+        """Refuse a fault whose kernel target this host lacks (loading its module first when it can)."""
+        def listed():
+            rc, out, _err = host.dmsetup.run(['dmsetup', 'targets'], record=False)
+            return rc == 0 and any(line.split()[:1] == [target] for line in out.splitlines()), out
+        found, out = listed()
+        tried = ''
+        if not found and not self.check_mode:
+            modprobe = self.module.get_bin_path('modprobe')
+            if modprobe:
+                rc, _o, err = self.module.run_command([modprobe, 'dm-' + target])
+                tried = '; modprobe dm-%s: %s' % (target, (err or '').strip() or 'rc %d' % rc)
+                found, out = listed()
+        if not found:
+            names = sorted(line.split()[0] for line in out.splitlines() if line.split())
+            raise DmError('device %s: fault %s needs the kernel target %s, which this kernel lacks (dmsetup targets '
+                          'lists %s%s); Debian\'s cloud kernels do not build dm-%s: use flakey with error_reads, or '
+                          'error over a range, instead' % (name, target, target, ', '.join(names) or 'none', tried,
+                                                           target))
+
+
+def _fault_line(record):
+    if not record:
+        return 'fault: none\n'
+    first = record.get('start', 0)
+    return 'fault: %s, sectors %d to %d\n' % (Fault(record['fault']).describe(), first,
+                                              first + record.get('length', 0) - 1)

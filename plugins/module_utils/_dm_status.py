@@ -42,6 +42,10 @@ def thin_pool(t):
     out['no_space'] = t[6].replace('_if_no_space', '')
     out['needs_check'] = t[7] == 'needs_check'
     out['metadata_low_watermark'] = int(t[8]) if len(t) > 8 else None
+    # what a fault under the pool shows: ro after a metadata error, out_of_data_space when full
+    out['read_only'] = out['mode'] == 'ro'
+    out['out_of_data_space'] = out['mode'] == 'out_of_data_space'
+    out['failed'] = False
     return out
 
 
@@ -68,6 +72,8 @@ def cache(t):
     out['needs_check'] = len(t) > i + 1 and t[i + 1] == 'needs_check'
     modes = [f for f in out['features'] if f in ('writethrough', 'writeback', 'passthrough')]
     out['mode'] = modes[0] if modes else 'writeback'
+    out['read_only'] = out['metadata_mode'] == 'ro'
+    out['failed'] = False
     return out
 
 
@@ -180,6 +186,11 @@ def delay(t):
     return dict(zip(keys, (int(x) for x in t)))
 
 
+def dust(t):
+    """``<device> <fail_read_on_bad_block|bypass> <verbose|quiet>``."""
+    return {'device': t[0], 'mode': t[1], 'failing': t[1] == 'fail_read_on_bad_block', 'quiet': t[2] == 'quiet'}
+
+
 def crypt(t):
     """dm-crypt reports nothing in its status."""
     return {}
@@ -189,7 +200,7 @@ PARSERS = {
     'thin-pool': thin_pool, 'thin': thin, 'cache': cache, 'era': era, 'snapshot': snapshot,
     'snapshot-merge': snapshot, 'raid': raid, 'mirror': mirror, 'integrity': integrity,
     'writecache': writecache, 'striped': striped, 'multipath': multipath, 'verity': verity,
-    'delay': delay, 'crypt': crypt,
+    'delay': delay, 'dust': dust, 'crypt': crypt,
 }
 _FAILED = ('Fail', 'Error')
 
