@@ -15,10 +15,13 @@ description:
     C(table) and C(status) without a device argument), and returns each with its table (crypt keys masked)
     and its status parsed per target.
   - Parsed status per target; thin-pool (transaction id, used and total metadata and data blocks, held
-    metadata root, mode C(rw), C(ro) or C(out_of_data_space), needs_check, discard mode), thin (mapped
-    sectors, highest mapped sector), cache (metadata and cache usage, read and write hits and misses, dirty
-    blocks, mode, policy), era (current era), snapshot (usage, invalid or overflow), raid (per-device health,
-    sync ratio, action), mirror, crypt, integrity, writecache.
+    metadata root, mode C(rw), C(ro) or C(out_of_data_space) and the flags read_only and out_of_data_space,
+    needs_check, discard mode), thin (mapped sectors, highest mapped sector), cache (metadata and cache usage,
+    read and write hits and misses, dirty blocks, mode, policy, metadata mode, read_only, needs_check), era
+    (current era), snapshot (usage, invalid or overflow), raid (per-device health, sync ratio, action), mirror,
+    crypt, integrity, writecache, delay (queued I/O), dust (whether its bad blocks fail).
+  - A segment whose status is C(Fail) or C(Error) (a thin-pool or cache whose metadata device failed) has
+    C(failed) true and nothing else parsed; a parsed thin-pool or cache status has C(failed) false.
   - Filters pick devices by name, target type or uuid prefix; all given filters must match.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)
