@@ -66,7 +66,7 @@ def settings():
         "memory": _env_int("LAB_MEMORY", 1024),
         "cpus": _env_int("LAB_CPUS", 2),
         "disks": disks,
-        "disk_size": os.environ.get("LAB_DISK_SIZE") or "4G",
+        "disk_size": os.environ.get("LAB_DISK_SIZE") or "5G",
         "boot_timeout": _env_int("LAB_BOOT_TIMEOUT", 420),
         "kvm": os.environ.get("LAB_KVM", "") in ("1", "yes", "true"),
     }

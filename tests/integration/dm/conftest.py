@@ -28,7 +28,7 @@ import tempfile
 import pytest
 
 from _harness import _ansible_bin
-from dm_helpers import MIB, PREFIX, SLOT, SLOTS, Area, DmHost
+from dm_helpers import MIB, PREFIX, SLOT, SLOTS, SLOTS_NEEDED, Area, DmHost
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_HELPER = os.path.join(HERE, 'files', 'guest.py')
@@ -112,10 +112,12 @@ def dm():
                     % host.pattern)
     host.kernel = uname['stdout'].strip()
     host.kernel_version = tuple(int(x) for x in re.match(r'(\d+)\.(\d+)', host.kernel).groups())
-    small = ['%s: %d MiB' % (d, f['sectors'] // MIB) for d, f in zip(disks, facts[2:4]) if f['sectors'] < 16 * SLOT]
+    small = ['%s: %d MiB' % (d, f['sectors'] // MIB) for d, f in zip(disks, facts[2:4])
+             if f['sectors'] < SLOTS_NEEDED * SLOT]
     if small:
         host.guest({'op': 'remove_self'})
-        pytest.skip('the data disks must have at least 4 GiB (16 slots of 256 MiB): %s' % ', '.join(small))
+        pytest.skip('the data disks must have at least %d MiB (%d slots of 256 MiB; LAB_DISK_SIZE=5G): %s'
+                    % (SLOTS_NEEDED * SLOT // MIB, SLOTS_NEEDED, ', '.join(small)))
     host.disks = disks[:2]
     sizes = [f['sectors'] for f in facts[2:4]]
     # everything the modules and ansible print in this session (results, diffs, errors, stdout and

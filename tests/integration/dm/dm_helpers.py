@@ -11,7 +11,7 @@ from _harness import REPO, ModuleFailed, TargetHost  # noqa: F401 pylint: disabl
 PREFIX = 'stsit-'
 MIB = 2048                 # sectors
 SLOT = 256 * MIB           # sectors per slot on each data disk
-# slot numbers of each test file on both data disks (16 slots of 256 MiB on a 4 GiB disk)
+# slot numbers of each test file on both data disks (256 MiB each; 17 slots: a disk of 4.25 GiB at least)
 SLOTS = {
     'targets': (0, 2),
     'four_step': (2, 1),
@@ -27,7 +27,9 @@ SLOTS = {
     'killed_run': (13, 1),
     'bad_input': (14, 1),
     'killed_modules': (15, 1),
+    'fault': (16, 1),
 }
+SLOTS_NEEDED = max(first + count for first, count in SLOTS.values())
 
 
 class DmHost(TargetHost):

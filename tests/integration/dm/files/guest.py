@@ -12,6 +12,8 @@ Steps (offsets and lengths in 512-byte sectors):
         (with "seconds": T, the range is written again and again, a new pattern each pass,
         until T seconds have gone by: a writer that lasts, however fast the disk)
   {"op": "sha", "dev": D, "offset": N, "length": N}             sha256 of the range (length 0: to the end)
+  {"op": "read", "dev": D, "offset": N, "length": N}            read the range once: ok (or the error) and
+                                                                the seconds it took (what a fault shows)
   {"op": "verity_hash", "dev": D, "offset": N, "blocks": B, "salt": HEX}
         write the one-level dm-verity (format 1, sha256, 4096-byte blocks) hash tree of
         B all-zero data blocks at the offset; returns the root digest
@@ -89,6 +91,16 @@ def _sha(dev, offset, length):
         os.close(fd)
         buf.close()
     return digest.hexdigest()
+
+
+def _read(dev, offset, length):
+    started = time.monotonic()
+    try:
+        _sha(dev, offset, length)
+    except OSError as exc:
+        return {'ok': False, 'error': os.strerror(exc.errno) if exc.errno else str(exc),
+                'seconds': time.monotonic() - started}
+    return {'ok': True, 'error': None, 'seconds': time.monotonic() - started}
 
 
 def _pattern(seed):
@@ -171,6 +183,8 @@ def main(steps):
             results.append({'op': op, 'passes': passes})
         elif op == 'sha':
             results.append({'op': op, 'sha256': _sha(step['dev'], step.get('offset', 0), step.get('length', 0))})
+        elif op == 'read':
+            results.append(dict(_read(step['dev'], step.get('offset', 0), step['length']), op=op))
         elif op == 'verity_hash':
             results.append({'op': op, 'root': _verity_hash(step['dev'], step['offset'], step['blocks'], step['salt'])})
         elif op == 'size':
