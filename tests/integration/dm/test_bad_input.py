@@ -10,7 +10,14 @@ loop devices backed by files in the work directory, the files of the work direct
 images, XML: sha256, size), the resume guard's markers and the checksums of this test's area
 of both data disks. The two photographs must be equal.
 
-Figures (``figures:`` line): cases tried, refused as expected, tracebacks shown, host changes.
+The table's ``pure`` cases (refused from the arguments alone, before the module reads the host)
+are shared out among the hosts of a run: ``STS_DM_SHARD=INDEX/COUNT`` (lab-test sets it per host;
+unset: ``0/1``, every case here) runs the pure cases whose place among them is INDEX modulo
+COUNT, and every other case (paths, live devices, tools, roles) on every host. A module run
+costs a TCG guest ~5 s; this keeps each host's share at 80 cases or more.
+
+Figures (``figures:`` line): cases tried, refused as expected, tracebacks shown, host changes,
+and the pure cases left to the other hosts of the run.
 """
 
 import json
@@ -25,6 +32,16 @@ from dm_helpers import MIB, PREFIX, mapper
 
 DATA = os.path.join(REPO, 'tests', 'data', 'dmpd')
 WORK = '/var/tmp/sts-dm-it-bad-input'
+
+
+def _shard():
+    value = os.environ.get('STS_DM_SHARD', '0/1')
+    try:
+        index, count = (int(v) for v in value.split('/'))
+    except ValueError:
+        index, count = -1, 0
+    assert 0 <= index < count, 'STS_DM_SHARD=%r: expected INDEX/COUNT with 0 <= INDEX < COUNT' % value
+    return index, count
 
 
 def _fill(value, tokens):
@@ -127,8 +144,14 @@ def _set_up(dm, prefix, area):
 def test_bad_inputs_are_refused_clearly_and_change_nothing(dm, prefix, area, record_property):
     generation = dm.module('dmpd_info')['tool_generation']
     tokens = {'@P@': prefix, '@W@': WORK, '@D0@': dm.disks[0], '@D1@': dm.disks[1]}
-    cases = []
+    index, count = _shard()
+    cases, pure, elsewhere = [], 0, 0
     for c in CASES:
+        if c['pure']:
+            pure += 1
+            if (pure - 1) % count != index:
+                elsewhere += 1
+                continue
         if c['only'] and c['only'] != generation:
             continue
         c = _fill(dict(c), tokens)
@@ -184,7 +207,8 @@ def test_bad_inputs_are_refused_clearly_and_change_nothing(dm, prefix, area, rec
                 problems.append('%s: the message lacks %s: %r' % (c['key'], missing, msg[:400]))
     changes = sorted(k for k in before if before[k] != after[k])
     figures = {'cases': len(cases), 'refused_as_expected': len(cases) - len(problems), 'tracebacks': tracebacks,
-               'host_changes': len(changes), 'tool_generation': generation, 'suite': 'bad input', 'host': dm.pattern}
+               'host_changes': len(changes), 'tool_generation': generation, 'suite': 'bad input', 'host': dm.pattern,
+               'shard': '%d/%d' % (index, count), 'pure_cases_on_other_hosts': elsewhere}
     record_property('figures', json.dumps(figures, sort_keys=True))
     detail = ['%s: before %s\n  after %s' % (k, json.dumps(before[k])[:1500], json.dumps(after[k])[:1500])
               for k in changes]
