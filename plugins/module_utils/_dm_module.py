@@ -25,6 +25,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import layer_device
 
 DEVICE_SPEC = dict(
     name=dict(type='str'),
@@ -332,7 +333,13 @@ class FaultRunner(DmRunner):
 
     def run(self):
         p = self.params
-        name = validate_name(p['name'])
+        stack = p.get('stack')
+        if stack:
+            # a stack's carved layer, by the name the stack planners give it
+            name = layer_device(stack.get('kind'), stack.get('name'), stack.get('layer'))
+            self.result['stack'] = dict(stack)
+        else:
+            name = validate_name(p['name'])
         record = FaultRecord(p['record_dir'], name)
         wanted = Fault.from_params(p['fault']) if p['state'] == 'injected' else None
         if p['state'] == 'healed' and p.get('fault') is not None:
@@ -348,6 +355,10 @@ class FaultRunner(DmRunner):
                     if not self.check_mode:
                         record.remove()
                 return
+            if stack:
+                raise DmError('device %s, the %s layer of %s stack %s, does not exist; expected the stack built on a '
+                              'loop file or one disk (a stack on given devices: fault those devices by name)'
+                              % (name, stack['layer'], stack['kind'], stack['name']))
             raise DmError('device %s does not exist; expected a live dm device to put the fault under' % name)
         live = host.tables[name]
         before = host.state_of(name)

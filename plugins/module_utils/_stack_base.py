@@ -20,7 +20,6 @@ import hashlib
 import json
 import mmap
 import os
-import re
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
@@ -29,21 +28,11 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets impor
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
 from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
 
-STACK_NAME_RE = re.compile(r'\A[A-Za-z0-9_.+-]{1,100}\Z')
 # The known workload: 256 KiB per volume, written and read with direct I/O in 64 KiB blocks.
 WORKLOAD_BYTES = 262144
 IO_BLOCK = 65536
 # filesystems a stack may make (mkfs.<name>)
 FILESYSTEMS = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat')
-
-
-def validate_stack_name(name, what):
-    if not isinstance(name, str) or not STACK_NAME_RE.match(name):
-        raise DmError('%s %r: expected 1 to 100 letters, digits or _ . + -' % (what, name))
-    if not name.strip('.'):
-        # the stack's directory is <dir>/<name>: '.' or '..' would be the directory of every stack, or its parent
-        raise DmError('%s %r: expected a name with a letter, digit or _ + - in it, not only dots' % (what, name))
-    return name
 
 
 class HostTools(object):

@@ -45,6 +45,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets impor
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
     Stack, StackRunner, occupied)
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import device_names
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_bytes, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -94,8 +95,10 @@ class CacheConfig(object):
         self.dir = os.path.join(p.get('dir') or '/var/lib/sts-devicemapper', name)
         self.image = os.path.join(self.dir, 'backing.img')
         self.workload_file = os.path.join(self.dir, 'workload.bin')
-        self.cache, self.meta, self.cdata, self.corig = name, name + '_cmeta', name + '_cdata', name + '_corig'
-        self.check = name + '_cmeta_check'
+        names = device_names('cache', name)
+        self.cache, self.meta, self.cdata, self.corig = (names['cache'], names['metadata'], names['cache_data'],
+                                                         names['origin'])
+        self.check = names['metadata_check']
 
         origin_dev, cache_dev, meta_dev, device = (p.get('origin_device'), p.get('cache_device'),
                                                    p.get('metadata_device'), p.get('device'))

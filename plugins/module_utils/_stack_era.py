@@ -42,6 +42,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools impor
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import kernel_message
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
     IO_BLOCK, Stack, StackRunner, occupied)
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import device_names
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SECTOR, SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -91,7 +92,9 @@ class EraConfig(object):
         self.dir = os.path.join(p.get('dir') or '/var/lib/sts-devicemapper', name)
         self.image = os.path.join(self.dir, 'backing.img')
         self.workload_file = os.path.join(self.dir, 'workload.bin')
-        self.era, self.meta, self.orig, self.view = name, name + '_emeta', name + '_eorig', name + '_emeta_ro'
+        names = device_names('era', name)
+        self.era, self.meta, self.orig, self.view = (names['era'], names['metadata'], names['origin'],
+                                                     names['metadata_view'])
         origin_dev, meta_dev, device = p.get('origin_device'), p.get('metadata_device'), p.get('device')
         if bool(origin_dev) != bool(meta_dev):
             errors.append('origin_device and metadata_device go together; got only %s'

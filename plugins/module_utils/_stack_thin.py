@@ -34,7 +34,8 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, ThinPool
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
-    FILESYSTEMS, WORKLOAD_BYTES, Stack, StackRunner, occupied, pattern, validate_stack_name)
+    FILESYSTEMS, WORKLOAD_BYTES, Stack, StackRunner, occupied, pattern)
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import device_names, validate_stack_name
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -73,9 +74,8 @@ class ThinConfig(object):
             raise DmError(exc.msg)
         self.dir = os.path.join(p.get('dir') or '/var/lib/sts-devicemapper', self.name)
         self.loop_file = os.path.join(self.dir, 'pool.img')
-        self.pool = self.name + '_pool'
-        self.meta = self.name + '_meta'
-        self.data = self.name + '_data'
+        names = device_names('thin', self.name)
+        self.pool, self.meta, self.data = names['pool'], names['metadata'], names['data']
         meta_dev, data_dev, device = p.get('metadata_device'), p.get('data_device'), p.get('device')
         if (meta_dev or data_dev) and not (meta_dev and data_dev):
             errors.append('metadata_device and data_device go together; got only one of them')

@@ -40,8 +40,32 @@ options:
   name:
     description:
       - The device to break, or to heal (C(/dev/mapper/NAME)); it must exist.
+      - One of O(name) and O(stack) is required.
     type: str
-    required: true
+  stack:
+    description:
+      - A layer of a stack this collection built on a loop file or one disk, instead of O(name): the
+        carved C(linear) device of that layer, by the name the stack modules give it
+        (M(sts.devicemapper.dm_thin_stack) NAME_meta and NAME_data; M(sts.devicemapper.dm_cache_stack)
+        NAME_cmeta, NAME_cdata and NAME_corig; M(sts.devicemapper.dm_era_stack) NAME_emeta and NAME_eorig).
+      - A stack on given devices has no carved layer; break those devices by O(name).
+    type: dict
+    suboptions:
+      kind:
+        description: The kind of stack.
+        type: str
+        required: true
+        choices: [thin, cache, era]
+      name:
+        description: The stack's name.
+        type: str
+        required: true
+      layer:
+        description:
+          - V(metadata) (every kind), V(data) (thin), V(cache_data) (cache), V(origin) (cache, era).
+        type: str
+        required: true
+        choices: [metadata, data, cache_data, origin]
   state:
     description:
       - V(injected) the fault is live under the device.
@@ -145,24 +169,27 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Fail every I/O to the pool's metadata device
+- name: Fail every I/O to the metadata device of thin stack thin0
   sts.devicemapper.dm_fault:
-    name: thinstack0-meta
+    stack:
+      kind: thin
+      name: thin0
+      layer: metadata
     fault:
       type: error
 
-- name: The cache origin fails its writes 2 s in every 10 s
+- name: The origin of cache stack cache0 fails its writes 2 s in every 10 s
   sts.devicemapper.dm_fault:
-    name: cachestack0-origin
+    stack: {kind: cache, name: cache0, layer: origin}
     fault:
       type: flakey
       up_interval: 8
       down_interval: 2
       features: [error_writes]
 
-- name: Slow the data device down, from 1 MiB on, 64 MiB long
+- name: Slow a device down, from 1 MiB on, 64 MiB long
   sts.devicemapper.dm_fault:
-    name: thinstack0-data
+    name: thin0_data
     start: 1M
     length: 64M
     fault:
@@ -172,16 +199,21 @@ EXAMPLES = r'''
 
 - name: Heal it (the healthy table comes back from the record)
   sts.devicemapper.dm_fault:
-    name: thinstack0-data
+    name: thin0_data
     state: healed
 '''
 
 RETURN = r'''
 name:
-  description: The device.
+  description: The device (with O(stack), the layer's carved device).
   returned: always
   type: str
-  sample: thinstack0-meta
+  sample: thin0_meta
+stack:
+  description: The stack layer asked for.
+  returned: when O(stack) is given
+  type: dict
+  sample: {"kind": "thin", "name": "thin0", "layer": "metadata"}
 state:
   description: The state asked for.
   returned: always
@@ -191,7 +223,7 @@ record:
   description: The path of the device's fault record.
   returned: always
   type: str
-  sample: /var/lib/sts-devicemapper/faults/thinstack0-meta.json
+  sample: /var/lib/sts-devicemapper/faults/thin0_meta.json
 fault:
   description: The fault, normalised (with O(state=healed), the one the record held).
   returned: when a fault is injected or was healed
@@ -224,12 +256,18 @@ commands:
   returned: when the device exists
   type: list
   elements: list
-  sample: [["dmsetup", "load", "thinstack0-meta"], ["dmsetup", "resume", "thinstack0-meta"]]
+  sample: [["dmsetup", "load", "thin0_meta"], ["dmsetup", "resume", "thin0_meta"]]
 '''
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import FAULT_TYPES, RECORD_DIR
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import FaultRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import STACK_KINDS
 
+STACK_OPTIONS = dict(
+    kind=dict(type='str', required=True, choices=list(STACK_KINDS)),
+    name=dict(type='str', required=True),
+    layer=dict(type='str', required=True, choices=['metadata', 'data', 'cache_data', 'origin']),
+)
 FAULT_OPTIONS = dict(
     type=dict(type='str', required=True, choices=list(FAULT_TYPES)),
     up_interval=dict(type='int'),
@@ -245,13 +283,15 @@ FAULT_OPTIONS = dict(
 
 
 def main():
-    FaultRunner.execute(dict(name=dict(type='str', required=True),
+    FaultRunner.execute(dict(name=dict(type='str'),
+                             stack=dict(type='dict', options=STACK_OPTIONS),
                              state=dict(type='str', choices=['injected', 'healed'], default='injected'),
                              fault=dict(type='dict', options=FAULT_OPTIONS), start=dict(type='str'),
                              length=dict(type='str'), replace=dict(type='bool', default=False),
                              record_dir=dict(type='path', default=RECORD_DIR),
                              udev_timeout=dict(type='int', default=10)),
-                        required_if=[('state', 'injected', ('fault',))])
+                        required_if=[('state', 'injected', ('fault',))],
+                        required_one_of=[('name', 'stack')], mutually_exclusive=[('name', 'stack')])
 
 
 if __name__ == '__main__':

@@ -27,7 +27,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets impor
     TARGETS, DmError, from_params, parse_target)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_metadata import xml_superblock  # noqa: E402
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError  # noqa: E402
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import validate_stack_name  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import validate_stack_name  # noqa: E402
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import (  # noqa: E402
     SizeError, to_bytes, to_sectors)
 

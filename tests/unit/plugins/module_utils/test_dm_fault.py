@@ -175,7 +175,8 @@ def kernel():
 
 
 def run(kernel, tmp_path, check_mode=False, **params):
-    module = FaultModule(kernel, dict(params, name=params.get('name', 'd0'), record_dir=str(tmp_path)),
+    name = None if params.get('stack') else params.get('name', 'd0')
+    module = FaultModule(kernel, dict(params, name=name, record_dir=str(tmp_path)),
                          check_mode=check_mode)
     runner = FaultRunner(module)
     runner.run()
@@ -303,3 +304,17 @@ def test_dust_gets_its_bad_blocks_by_message_after_the_swap(kernel, tmp_path):
     assert [(v, d) for v, _n, d in kernel.verbs()][:2] == [('load', '0 2048 dust 7:0 4096 512\n'), ('resume', None)]
     messages = [argv[3:] for argv, _d in kernel.calls if argv[1] == 'message']
     assert messages == [['0', 'addbadblock', '1'], ['0', 'addbadblock', '5'], ['0', 'enable']]
+
+
+def test_a_stack_layer_is_its_carved_device_and_a_missing_one_says_which_layer(kernel, tmp_path):
+    kernel.add('thin0_data', DISK)
+    stack = {'kind': 'thin', 'name': 'thin0', 'layer': 'data'}
+    result, _m = run(kernel, tmp_path, stack=stack, fault=ERROR)
+    assert result['changed'] and result['name'] == 'thin0_data' and result['stack'] == stack
+    assert kernel.devices['thin0_data']['live'] == '0 2048 error' and kernel.devices['d0']['live'] == DISK
+    healed, _m = run(kernel, tmp_path, stack=stack, state='healed')
+    assert healed['changed'] and kernel.devices['thin0_data']['live'] == DISK
+    with pytest.raises(DmError, match='device cache0_corig, the origin layer of cache stack cache0, does not exist; '
+                                      'expected the stack built on a loop file or one disk'):
+        run(kernel, tmp_path, stack={'kind': 'cache', 'name': 'cache0', 'layer': 'origin'}, fault=ERROR)
+    assert [v for v, _n, _d in kernel.verbs()] == ['load', 'resume', 'load', 'resume']
