@@ -425,6 +425,7 @@ class FaultRunner(DmRunner):
                 wanted['previous'] = saved['injected']
         if fault.type == 'dust':
             self.need_target(host, 'dust', name)
+        self.refuse_suspended(host, name)
         self.result['changed'] = True
         if self.check_mode:
             self.result['device'] = host.ensure(DeviceSpec(name, table=faulty, reload=True))
@@ -453,6 +454,8 @@ class FaultRunner(DmRunner):
         self.result.update(fault=saved['fault'], start=saved.get('start'), length=saved.get('length'),
                            healthy_table=Table.parse(saved['healthy']).lines())
         at = self.which(host, saved, live, record.path)
+        if at != 'healthy':
+            self.refuse_suspended(host, name)
         self.result['changed'] = True
         if at == 'healthy':
             self.module.warn('device %s: its healthy table is live already (an earlier dm_fault run was cut short); '
@@ -463,6 +466,15 @@ class FaultRunner(DmRunner):
             self.swap(host, name, Table.parse(saved['healthy']))
         if not self.check_mode:
             record.remove()
+
+    @staticmethod
+    def refuse_suspended(host, name):
+        """A swap ends with a resume: a device somebody else suspended is refused, not resumed behind
+        their back (what a killed run of ours left suspended was resumed before this run looked)."""
+        if host.facts[name]['suspended']:
+            raise DmError('device %s is suspended; expected an active device (the swap ends with a resume, which '
+                          'would resume it behind whoever suspended it): resume it first (dmsetup resume %s)'
+                          % (name, name))
 
     def need_target(self, host, target, name):
         """Refuse a fault whose kernel target this host lacks (loading its module first when it can)."""

@@ -162,6 +162,8 @@ options:
 notes:
   - The swap is one reload (C(dmsetup load), then C(dmsetup resume)); nothing above the device is suspended
     by this module for longer than that. A table that does not load leaves the live one as it was.
+  - A device that is suspended (by somebody else: what a killed run of this collection left suspended is
+    resumed first) is refused when the run would swap its table, since the swap ends with a resume.
 seealso:
   - module: sts.devicemapper.dm_info
     description: What each layer above the fault reports (thin-pool C(read_only), C(out_of_data_space), C(failed)).

@@ -318,3 +318,18 @@ def test_a_stack_layer_is_its_carved_device_and_a_missing_one_says_which_layer(k
                                       'expected the stack built on a loop file or one disk'):
         run(kernel, tmp_path, stack={'kind': 'cache', 'name': 'cache0', 'layer': 'origin'}, fault=ERROR)
     assert [v for v, _n, _d in kernel.verbs()] == ['load', 'resume', 'load', 'resume']
+
+
+def test_a_device_somebody_suspended_is_refused_not_resumed_behind_their_back(kernel, tmp_path):
+    kernel.devices['d0']['suspended'] = True
+    with pytest.raises(DmError, match=r'device d0 is suspended; expected an active device .*dmsetup resume d0'):
+        run(kernel, tmp_path, fault=ERROR)
+    assert kernel.verbs() == [] and os.listdir(str(tmp_path)) == [] and kernel.devices['d0']['suspended']
+    kernel.devices['d0']['suspended'] = False
+    run(kernel, tmp_path, fault=ERROR)
+    kernel.devices['d0']['suspended'] = True
+    with pytest.raises(DmError, match='device d0 is suspended'):
+        run(kernel, tmp_path, state='healed')
+    assert kernel.devices['d0']['live'] == '0 2048 error' and os.listdir(str(tmp_path)) == ['d0.json']
+    again, _m = run(kernel, tmp_path, fault=ERROR)
+    assert not again['changed'] and kernel.devices['d0']['suspended']
