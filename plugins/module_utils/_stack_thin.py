@@ -26,6 +26,7 @@ recognised, and the fleet report reads the same fact.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import os
 import shutil
 
@@ -407,7 +408,8 @@ class ThinStack(Stack):
         return out
 
     def workload(self, live, recorded):
-        """The known pattern, once per volume: written with direct I/O, read back, sha256 recorded."""
+        """The known pattern, once per volume: written with direct I/O and read back; the sha256 recorded
+        is the pattern's, and the read-back must match it (a volume that gives back other data fails)."""
         if not self.c.workload:
             return {}
         sums = {}
@@ -417,9 +419,14 @@ class ThinStack(Stack):
             self.act('write the workload pattern to %s' % target)
             if self.check_mode:
                 continue
-            self.io['write'](target, pattern('thin_stack', self.c.name, name))
+            data = pattern('thin_stack', self.c.name, name)
+            self.io['write'](target, data)
             self.written = True
-            sums[name] = self.io['sha256'](target, WORKLOAD_BYTES)
+            expected, got = hashlib.sha256(data).hexdigest(), self.io['sha256'](target, WORKLOAD_BYTES)
+            if got != expected:
+                raise DmError('the workload read back from %s is not what was written to it (sha256 %s, expected %s)'
+                              % (target, got, expected))
+            sums[name] = expected
         return sums
 
     # -- verification and report --------------------------------------------------------

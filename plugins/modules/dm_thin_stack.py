@@ -156,7 +156,8 @@ options:
     description:
       - Write a known 256KiB pattern once to every volume (at the start of a raw volume, as
         C(<mount>/<name>_workload.bin) on a mounted one) with direct I/O, read it back past the page cache and
-        record its sha256. A volume with a recorded checksum is not written again.
+        record the pattern's sha256; a read-back that differs from the pattern fails the task. A volume with a
+        recorded checksum is not written again.
     type: bool
     default: false
   verify:
@@ -228,7 +229,7 @@ report:
     needs_check: {description: The pool's needs_check flag., type: bool}
     check_healthy: {description: The verdict of C(thin_check); V(null) when not checked., type: bool}
     tool_version: {description: "The version of thin-provisioning-tools, when the tools ran.", type: str}
-    checksums: {description: sha256 of each volume's workload as read back., type: dict}
+    checksums: {description: sha256 of each volume's workload pattern (its read-back matched it)., type: dict}
     removed: {description: The devices removed (O(state=absent))., type: list, elements: str}
     loops_detached: {description: The loop devices detached (O(state=absent))., type: list, elements: str}
   sample: {name: lab, state: present, pool: lab_pool, backing: loop, pool_mode: rw, data_used_blocks: 10}

@@ -424,3 +424,18 @@ def test_given_disks_that_are_no_block_devices_are_refused_naming_them(tmp_path)
     (tmp_path / 'f').write_text('x')
     with pytest.raises(DmError, match='f is a regular file; expected a block device'):
         require_block_devices([str(tmp_path / 'f')])
+
+
+def test_the_workload_records_the_pattern_s_checksum_and_fails_when_the_volume_gives_back_other_data(tmp_path):
+    import hashlib
+    host = FakeHost()
+    _stack, _report, io = converge(host, params(tmp_path))
+    record = json.loads((tmp_path / 'state' / 'lab' / 'state.json').read_text())
+    assert record['checksums']['lab_raw'] == hashlib.sha256(pattern('thin_stack', 'lab', 'lab_raw')).hexdigest()
+
+    class Lossy(FakeIO):
+        def sha256(self, target, nbytes):
+            return hashlib.sha256(b'\0' * nbytes).hexdigest()
+    lossy = tmp_path / 'lossy'
+    with pytest.raises(DmError, match='the workload read back from .*/lab_workload.bin is not what was written to it'):
+        converge(FakeHost(), params(lossy), io=Lossy())
