@@ -44,8 +44,8 @@ options:
     type: str
   stack:
     description:
-      - A layer of a stack this collection built on a loop file or one disk, instead of O(name): the
-        carved C(linear) device of that layer, by the name the stack modules give it
+      - A layer of a stack this collection built on a loop file or one disk, instead of O(name). The device
+        broken is the carved C(linear) device of that layer, by the name the stack modules give it
         (M(sts.devicemapper.dm_thin_stack) NAME_meta and NAME_data; M(sts.devicemapper.dm_cache_stack)
         NAME_cmeta, NAME_cdata and NAME_corig; M(sts.devicemapper.dm_era_stack) NAME_emeta and NAME_eorig).
       - A stack on given devices has no carved layer; break those devices by O(name).
@@ -162,8 +162,8 @@ options:
 notes:
   - The swap is one reload (C(dmsetup load), then C(dmsetup resume)); nothing above the device is suspended
     by this module for longer than that. A table that does not load leaves the live one as it was.
-  - A device that is suspended (by somebody else: what a killed run of this collection left suspended is
-    resumed first) is refused when the run would swap its table, since the swap ends with a resume.
+  - A device somebody else suspended is refused when the run would swap its table, since the swap ends with a
+    resume. What a killed run of this collection left suspended is resumed first, as by every module.
 seealso:
   - module: sts.devicemapper.dm_info
     description: What each layer above the fault reports (thin-pool C(read_only), C(out_of_data_space), C(failed)).
