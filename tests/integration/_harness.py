@@ -249,12 +249,46 @@ class TargetHost(object):
             shutil.rmtree(out, ignore_errors=True)
         return PlaybookRun(proc.returncode, stats, results, proc.stdout, proc.stderr, raw)
 
+    def batch(self, calls):
+        """Run module calls as the tasks of one generated playbook (one ``ansible-playbook`` start
+        for all: each ad-hoc run costs the controller its own start); returns one result per call,
+        in order, each with ``_status`` (ok, failed, skipped). A call: ``{'module': FQCN or short
+        name, 'args': {...}}`` with optional ``check`` and ``diff``. Every call runs, whatever the
+        others did (``ignore_errors``)."""
+        tasks = []
+        for index, call in enumerate(calls):
+            module = call['module'] if '.' in call['module'] else 'sts.devicemapper.' + call['module']
+            tasks.append({'name': 'call %d' % index, module: call.get('args') or {}, 'ignore_errors': True,
+                          'check_mode': bool(call.get('check')), 'diff': bool(call.get('diff'))})
+        play = [{'name': 'batch', 'hosts': self.pattern, 'gather_facts': False, 'tasks': tasks}]
+        with tempfile.NamedTemporaryFile('w', prefix='sts-dm-batch-', suffix='.yml', delete=False) as handle:
+            json.dump(play, handle)
+        try:
+            run = self.playbook(handle.name)
+        finally:
+            os.unlink(handle.name)
+        by_task = dict((r.get('_task'), r) for r in run.results)
+        results = []
+        for index in range(len(calls)):
+            result = by_task.get('call %d' % index)
+            if result is None:
+                raise AssertionError('batch call %d (%s) left no result (rc %d)\nstdout: %s\nstderr: %s' % (
+                    index, calls[index]['module'], run.rc, run.stdout[-2000:], run.stderr[-2000:]))
+            if result['_status'] == 'unreachable':
+                raise AssertionError('%s is unreachable: %s' % (self.pattern, result.get('msg')))
+            results.append(result)
+        return results
+
     def upload(self, local, remote, mode='0600'):
         """Copy a local file to a path on the host; over the shared SSH connection (``dd`` reading
         its standard input) when there is one, else with ansible.builtin.copy. Returns the path."""
         prefix = self._direct_argv()
-        if prefix is None or not prefix:
+        if prefix is None:
             self.module('ansible.builtin.copy', src=local, dest=remote, mode=mode)
+            return remote
+        if not prefix:
+            shutil.copyfile(local, remote)
+            os.chmod(remote, int(mode, 8))
             return remote
         started = time.time()
         with open(local, 'rb') as handle:
@@ -267,6 +301,48 @@ class TargetHost(object):
         self.run(['chmod', mode, remote])
         return remote
 
+    def write(self, remote, text, mode='0600'):
+        """Write text into a file on the host (``upload`` of a local copy); returns the path."""
+        with tempfile.NamedTemporaryFile('w', prefix='sts-dm-write-', delete=False) as handle:
+            handle.write(text)
+        try:
+            return self.upload(handle.name, remote, mode=mode)
+        finally:
+            os.unlink(handle.name)
+
+    def edit(self, src, dest, old, new):
+        """Copy a text file on the host to dest with ``old`` (which must be there) replaced by ``new``."""
+        text = self.run(['cat', '--', src])['stdout']
+        assert old in text, '%r is not in %s on %s' % (old, src, self.pattern)
+        return self.write(dest, text.replace(old, new) + '\n')
+
+    def mkdtemp(self, prefix):
+        """A new directory (mode 0700) in the host's temporary directory; returns its path."""
+        return self.run(['mktemp', '-d', '-t', prefix + 'XXXXXXXX'])['stdout'].strip()
+
+    def mkdir(self, path, mode='0700'):
+        self.run(['mkdir', '-m', mode, '--', path])
+        return path
+
+    def remove(self, path):
+        """Remove a file or a directory tree on the host (nothing there is fine)."""
+        self.run(['rm', '-rf', '--', path])
+
+    def mode(self, path):
+        """The permission bits of a file on the host as four octal digits ('0600')."""
+        return '%04o' % int(self.run(['stat', '-c', '%a', '--', path])['stdout'].strip(), 8)
+
+    def size(self, path):
+        return int(self.run(['stat', '-c', '%s', '--', path])['stdout'].strip())
+
+    def script(self, local, *args):
+        """Copy a local Python script into the work directory and run it there with args; returns
+        rc, stdout, stderr (see ``run``; the test fails on rc != 0)."""
+        remote = self.path(os.path.basename(local))
+        if not self.exists(remote):
+            self.upload(local, remote, mode='0700')
+        return self.run(['python3', remote] + list(args))
+
     def command(self, *argv, **kwargs):
         """Run argv on the host (see ``run``); returns rc, stdout, stderr."""
         return self.run(argv, expect_failure=kwargs.get('expect_failure', False))
@@ -277,9 +353,7 @@ class TargetHost(object):
 
     def put(self, local, name):
         """Copy a local file into the work directory; returns its path there."""
-        remote = self.path(name)
-        self.module('ansible.builtin.copy', src=local, dest=remote, mode='0600')
-        return remote
+        return self.upload(local, self.path(name))
 
     def path(self, name):
         return os.path.join(self.workdir, name)

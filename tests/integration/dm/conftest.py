@@ -88,7 +88,7 @@ def dm():
     disks = list(_hostvars(host).get('lab_data_disks') or [])
     worker = os.environ.get('PYTEST_XDIST_WORKER', 'main')
     host.helper = '/var/tmp/sts-dm-it-guest-%s.py' % worker
-    host.module('ansible.builtin.copy', src=GUEST_HELPER, dest=host.helper, mode='0700')
+    host.upload(GUEST_HELPER, host.helper, mode='0700')
     session = _Session(host.pattern)
     facts = []
 

@@ -32,32 +32,34 @@ class TargetHost(_HarnessHost):
         self.generation = None
 
     def forge(self, *args):
-        self.module('ansible.builtin.script', expect_failure=False,
-                    cmd='%s %s' % (FORGE, ' '.join(args)), executable='python3')
+        self.script(FORGE, *args)
 
 
 @pytest.fixture(scope='session')
 def host():
     """The test host with a fresh work directory holding the sample and upstream metadata."""
     target = TargetHost(os.environ.get('STS_DM_HOSTS', 'localhost'), os.environ.get('STS_DM_INVENTORY'))
-    target.workdir = target.module('ansible.builtin.tempfile', state='directory', prefix='sts-dm-it-')['path']
+    # the work directory and its files are set-up, not under test: made over the shared SSH
+    # connection (an ad-hoc ansible run costs a TCG guest seconds)
+    target.workdir = target.mkdtemp('sts-dm-it-')
     try:
         version = target.module('sts.devicemapper.dmpd_info')
         target.generation = version['tool_generation']
         target.tool_version = version['tool_version']
         for name in ('thin-small.xml', 'cache-small.xml', 'era-small.xml'):
             target.put(os.path.join(DATA, name), name)
-        target.module('ansible.builtin.unarchive', src=os.path.join(UPSTREAM_DIR, 'unpacked-bin.tgz'),
-                      dest=target.workdir)
+        tarball = target.put(os.path.join(UPSTREAM_DIR, 'unpacked-bin.tgz'), 'unpacked-bin.tgz')
+        target.run(['tar', '-xzf', tarball, '-C', target.workdir])
+        target.remove(tarball)
         yield target
     finally:
-        target.module('ansible.builtin.file', path=target.workdir, state='absent')
+        target.remove(target.workdir)
 
 
 @pytest.fixture
 def scratch(host, request):
     """A per-test directory on the host, removed afterwards."""
     path = host.path(request.node.name.replace('[', '-').replace(']', '').replace('/', '-'))
-    host.module('ansible.builtin.file', path=path, state='directory', mode='0700')
+    host.mkdir(path)
     yield path
-    host.module('ansible.builtin.file', path=path, state='absent')
+    host.remove(path)

@@ -30,25 +30,28 @@ UPSTREAM = [
 
 
 @pytest.fixture(scope='module')
-def bare_verdicts(host):
-    """What the bare checkers say of every upstream case on this host, in one call."""
+def verdicts(host):
+    """dmpd_check of every upstream case (one playbook run) and what the bare checkers say of each
+    on this host (one script run)."""
     specs = ['%s:%s:%d' % (family, name, int(snap)) for name, family, snap, _h09, _h1 in UPSTREAM]
-    result = host.module('ansible.builtin.script', cmd='%s %s %s' % (BARE_VERDICTS, host.workdir, ' '.join(specs)),
-                         executable='python3')
-    return json.loads(result['stdout'])
+    bare = json.loads(host.script(BARE_VERDICTS, host.workdir, *specs)['stdout'])
+    ours = host.batch([{'module': 'dmpd_check', 'args': {'path': host.path(name + '.bin'), 'metadata_snap': snap,
+                                                         'fail_on_error': False}}
+                       for name, _family, snap, _h09, _h1 in UPSTREAM])
+    return dict(zip(specs, zip(ours, (bare[s] for s in specs))))
 
 
 @pytest.mark.guest
 @pytest.mark.parametrize('name,family,snap,healthy09,healthy1', UPSTREAM,
                          ids=['%s%s' % (u[0], '-m' if u[2] else '') for u in UPSTREAM])
-def test_upstream_verdicts(host, bare_verdicts, name, family, snap, healthy09, healthy1):
-    path = host.path(name + '.bin')
-    result = host.module('dmpd_check', path=path, metadata_snap=snap, fail_on_error=False)
+def test_upstream_verdicts(host, verdicts, name, family, snap, healthy09, healthy1):
+    result, bare_rc = verdicts['%s:%s:%d' % (family, name, int(snap))]
+    assert result['_status'] == 'ok', result
     expected = healthy09 if host.generation == '0.9' else healthy1
     assert result['healthy'] is expected, result
     assert result['family'] == family
     assert result['changed'] is False
-    assert (bare_verdicts['%s:%s:%d' % (family, name, int(snap))] == 0) is result['healthy']
+    assert (bare_rc == 0) is result['healthy']
     if not expected:
         assert result['findings'], 'a failed check says what is wrong'
 
@@ -131,15 +134,14 @@ def test_truncated_file(host, scratch, size):
 def test_edited_xml_mapped_blocks_mismatch_agrees_with_the_tool(host, scratch):
     """A thin_dump XML whose mapped_blocks lies: 1.x's checker notices, 0.9's does not."""
     xml = scratch + '/edited.xml'
-    host.module('ansible.builtin.copy', src=host.path('thin-small.xml'), remote_src=True, dest=xml)
-    host.module('ansible.builtin.replace', path=xml, regexp='mapped_blocks="6"', replace='mapped_blocks="60"')
+    host.edit(host.path('thin-small.xml'), xml, 'mapped_blocks="6"', 'mapped_blocks="60"')
     dest = scratch + '/edited.meta'
     # dmpd_restore checks what it built before it puts it in place: 1.x's checker fails it, so dest
     # is never written; the bare tool writes it for the verdicts compared below
     restored = host.module('dmpd_restore', src=xml, dest=dest, expect_failure=host.generation != '0.9')
     if host.generation != '0.9':
         assert 'does not pass' in restored['msg'] and not host.exists(dest)
-        host.module('ansible.builtin.command', argv=['truncate', '-s', '4M', dest])
+        host.run(['truncate', '-s', '4M', dest])
         assert host.rc('thin_restore', '-i', xml, '-o', dest) == 0
     result = host.module('dmpd_check', path=dest, fail_on_error=False)
     assert result['healthy'] is (host.generation == '0.9')

@@ -14,7 +14,7 @@ def test_dump_four_steps(host, scratch, family):
     assert real['changed'] is True and real['family'] == family
     assert real['diff']['before']['sha256'] is None
     assert real['sha256'] == host.sha256(dest)
-    assert host.module('ansible.builtin.stat', path=dest)['stat']['mode'] == '0600'
+    assert host.mode(dest) == '0600'
     assert host.module('dmpd_dump', path=meta, dest=dest)['changed'] is False
     assert host.module('dmpd_dump', path=meta, dest=dest, check=True)['changed'] is False
     # The dump restores to the same metadata.

@@ -24,8 +24,7 @@ def test_restore_four_steps_into_a_missing_file(host, scratch, family):
     dest = scratch + '/%s.meta' % family
     real = _four_steps(host, 'dmpd_restore', dest, src=host.path('%s-small.xml' % family))
     assert real['family'] == family and real['backup_file'] is None
-    stat = host.module('ansible.builtin.stat', path=dest)['stat']
-    assert stat['mode'] == '0600' and stat['size'] >= 40960
+    assert host.mode(dest) == '0600' and host.size(dest) >= 40960
     assert host.rc('%s_check' % family, '-q', dest) == 0
     # What the tool dumps back is what was restored.
     dumped = scratch + '/back.xml'
@@ -49,7 +48,7 @@ def test_different_metadata_is_refused_then_forced_with_a_backup(host, scratch):
     assert forced['changed'] is True
     backup = forced['backup_file']
     assert backup.startswith(scratch + '/') and backup.endswith('.xml')
-    assert host.module('ansible.builtin.stat', path=backup)['stat']['mode'] == '0600'
+    assert host.mode(backup) == '0600'
     assert host.command('grep', '-c', 'transaction="7"', backup)['rc'] == 0
     assert host.module('dmpd_check', path=dest)['transaction_id'] == 42
     # The backup restores the old metadata exactly.
@@ -60,7 +59,7 @@ def test_different_metadata_is_refused_then_forced_with_a_backup(host, scratch):
 
 def test_other_data_is_refused_and_backed_up_raw_when_forced(host, scratch):
     dest = scratch + '/data.img'
-    host.module('ansible.builtin.copy', content='precious data\n' * 400, dest=dest)
+    host.write(dest, 'precious data\n' * 400)
     before = host.sha256(dest)
     refused = host.module('dmpd_restore', src=host.path('era-small.xml'), dest=dest, expect_failure=True)
     assert 'no thin, cache or era superblock magic' in refused['msg']
@@ -76,8 +75,7 @@ def test_xml_the_tool_rejects_fails_and_leaves_dest_alone(host, scratch):
     host.module('dmpd_restore', src=host.path('thin-small.xml'), dest=dest)
     before = host.sha256(dest)
     bad = scratch + '/beyond-end.xml'
-    host.module('ansible.builtin.copy', src=host.path('thin-small.xml'), remote_src=True, dest=bad)
-    host.module('ansible.builtin.replace', path=bad, regexp='data_block="21"', replace='data_block="2000"')
+    host.edit(host.path('thin-small.xml'), bad, 'data_block="21"', 'data_block="2000"')
     failed = host.module('dmpd_restore', src=bad, dest=dest, force=True, expect_failure=True)
     assert 'thin_restore of src %s failed' % bad in failed['msg']
     assert host.sha256(dest) == before
