@@ -1,16 +1,22 @@
-"""Drive modules on one managed host through the ``ansible`` command line; shared by the
-integration test directories (tests/integration/dmpd, tests/integration/dm).
+"""Drive modules on one managed host through Ansible; shared by the integration test
+directories (tests/integration/dmpd, tests/integration/dm).
 
-Every module call is one ad-hoc ``ansible`` run, the way a user runs
-``ansible -m sts.devicemapper.dm_target`` across a fleet; the result is read as JSON from
-the test-only stdout callback in ``callback_plugins/result_file.py``. The collection must be
-installed where that ansible finds it (``make install``).
+The collection's modules run through a module server (``ModuleServer``): one ``ansible-playbook``
+run per host and test process, kept open, whose one task (the test-only action
+``action_plugins/sts_it_serve.py``) runs each call over the task's connection exactly as a task
+runs a module (the AnsiballZ payload, check and diff mode), and hands back the result as a
+stdout callback sees it. What that saves is the controller's start per call: an ad-hoc
+``ansible`` run costs this machine ~1.4 s of CPU, which the lab's TCG guests share. Builtin
+modules, ``module(..., _adhoc=True)``, ``module_verbose`` and STS_DM_MODULE_SERVER=0 run one
+ad-hoc ``ansible`` run per call, the way a user runs ``ansible -m sts.devicemapper.dm_target``
+across a fleet; its result is read as JSON from the test-only stdout callback in
+``callback_plugins/result_file.py``. ``batch`` runs many calls as the tasks of one playbook. The
+collection must be installed where that ansible finds it (``make install``).
 
-The tests' own probes and set-up commands (``command``, ``rc``, ``sha256``, ``exists``: not
-what is under test) run their argv over one shared SSH connection to the host (the
-inventory's address, port, user, key and ssh arguments; ControlMaster), or directly on this
-machine without an inventory: an ad-hoc ``ansible`` run costs a TCG lab guest ~7 s of which
-~5 s are Ansible's own start on both sides. A host that is not reached over SSH (another
+The tests' own probes and set-up commands (``command``, ``rc``, ``sha256``, ``exists``,
+``upload``, ``mkdir``...: not what is under test) run their argv over one shared SSH connection
+to the host (the inventory's address, port, user, key and ssh arguments; ControlMaster), or
+directly on this machine without an inventory. A host that is not reached over SSH (another
 connection plugin) gets those through ``ansible.builtin.command`` as before.
 
 The host comes from the environment: ``STS_DM_INVENTORY`` (an inventory; unset: this machine,
@@ -25,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,6 +83,118 @@ class PlaybookRun(object):
         self.raw = raw
 
 
+ACTION_DIR = os.path.join(HERE, 'action_plugins')
+
+
+class ModuleServer(object):
+    """One ``ansible-playbook`` run kept open for one host: its one task (the test-only action
+    ``sts_it_serve``) runs each module call sent over a Unix socket over the task's connection,
+    as a task runs a module. A call costs the module's own run, not a controller start.
+
+    Set STS_DM_MODULE_SERVER=0 to run every call as its own ad-hoc ``ansible`` run instead."""
+
+    START_TIMEOUT = 300
+
+    def __init__(self, host):
+        self.host = host
+        self.proc = None
+        self.conn = None
+        self.stream = None
+        self.dir = None
+        self.output = []
+        self._logs = []
+
+    def _start(self):
+        import socket  # pylint: disable=import-outside-toplevel
+        self.dir = tempfile.mkdtemp(prefix='sts-dm-serve-')
+        path = os.path.join(self.dir, 'socket')
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listener.settimeout(2)
+        play = [{'name': 'serve module calls', 'hosts': self.host.pattern, 'gather_facts': False,
+                 'tasks': [{'name': 'serve', 'sts_it_serve': {'socket': path}}]}]
+        playbook = os.path.join(self.dir, 'serve.yml')
+        with open(playbook, 'w') as handle:
+            json.dump(play, handle)
+        out = os.path.join(self.dir, 'results')
+        os.mkdir(out)
+        env = dict(_env(out, playbook=True), ANSIBLE_ACTION_PLUGINS=ACTION_DIR)
+        argv = [_ansible_bin('ansible-playbook'), playbook, '--limit', self.host.pattern] + self.host._inventory_args()
+        self._logs = [open(os.path.join(self.dir, name), 'w+') for name in ('stdout', 'stderr')]
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=self._logs[0],
+                                     stderr=self._logs[1], start_new_session=True)
+        started = time.time()
+        try:
+            while True:
+                try:
+                    self.conn = listener.accept()[0]
+                    break
+                except socket.timeout:
+                    if self.proc.poll() is not None or time.time() - started > self.START_TIMEOUT:
+                        self.stop()
+                        raise AssertionError('the module server for %s did not start: %s' % (
+                            self.host.pattern, ''.join(self.output)[-3000:]))
+        finally:
+            listener.close()
+        self.conn.settimeout(None)
+        self.stream = self.conn.makefile('rwb')
+        _timing(self.host.pattern, 'module server start', started)
+
+    def call(self, module, args, check, diff, timeout):
+        """The result of one module call with ``_status``; subprocess.TimeoutExpired after timeout
+        seconds (the server is stopped then; the next call starts another)."""
+        if self.proc is None:
+            self._start()
+        request = json.dumps({'module': module, 'args': args, 'check': check, 'diff': diff})
+        self.conn.settimeout(timeout)
+        try:
+            self.stream.write(request.encode('utf-8') + b'\n')
+            self.stream.flush()
+            line = self.stream.readline()
+        except OSError as error:  # socket.timeout is an OSError
+            self.stop(kill=True)
+            if 'timed out' in str(error):
+                raise subprocess.TimeoutExpired(module, timeout)
+            raise
+        if not line:
+            self.stop()
+            raise AssertionError('the module server for %s ended during %s: %s' % (
+                self.host.pattern, module, ''.join(self.output)[-3000:]))
+        return line.decode('utf-8')
+
+    def stop(self, kill=False):
+        """End the server (a stop request, or SIGKILL to its process group); its output goes to
+        ``output`` (and into the host's transcript)."""
+        if self.proc is None:
+            return
+        import signal  # pylint: disable=import-outside-toplevel
+        if self.stream is not None and not kill:
+            try:
+                self.stream.write(b'{"stop": true}\n')
+                self.stream.flush()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=0 if kill else 60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        for closing in (self.stream, self.conn):
+            if closing is not None:
+                try:
+                    closing.close()
+                except OSError:
+                    pass
+        for log in self._logs:
+            log.seek(0)
+            self.output.append(log.read())
+            log.close()
+        self.host._record(*self.output[-2:])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.proc = self.conn = self.stream = None
+
+
 class TargetHost(object):
     """One managed host, driven through ad-hoc ``ansible`` calls.
 
@@ -89,6 +208,8 @@ class TargetHost(object):
         self.workdir = None
         self.transcript = None
         self._direct = None
+        self._server = None
+        self._server_lock = threading.Lock()
 
     def _direct_argv(self):
         """The argv prefix that runs a command on the host without Ansible; [] for this machine,
@@ -169,13 +290,33 @@ class TargetHost(object):
         if self.transcript is not None:
             self.transcript.extend(t for t in texts if t)
 
-    def module(self, _module, check=False, diff=False, expect_failure=False, _timeout=900, **args):
+    def module(self, _module, check=False, diff=False, expect_failure=False, _timeout=900, _adhoc=False, **args):
         """Run a module once; return its result dict.
+
+        The collection's modules run through the host's module server (``ModuleServer``: one
+        ``ansible-playbook`` kept open, each call a task's module run over its connection);
+        ``_adhoc=True``, a builtin module or STS_DM_MODULE_SERVER=0: one ad-hoc ``ansible`` run.
 
         ``_module``: a FQCN, or a short name in sts.devicemapper. The test fails when the module's
         success or failure is not what ``expect_failure`` says (None accepts either).
         ``_timeout``: seconds before the ansible run is killed (subprocess.TimeoutExpired)."""
         module = _module if '.' in _module else 'sts.devicemapper.' + _module
+        if not _adhoc and module.startswith('sts.devicemapper.') and os.environ.get('STS_DM_MODULE_SERVER') != '0' \
+                and self._server_lock.acquire(blocking=False):
+            # the collection's modules through the module server (one at a time: a call made while
+            # another thread's is running goes ad-hoc); builtins (action plugins among them) ad-hoc
+            try:
+                if self._server is None:
+                    self._server = ModuleServer(self)
+                    atexit.register(self._server.stop)
+                started = time.time()
+                text = self._server.call(module, args, check, diff, _timeout)
+                _timing(self.pattern, module, started)
+            finally:
+                self._server_lock.release()
+            result = json.loads(text)
+            self._record(text)
+            return self._checked(module, args, result, expect_failure)
         out = tempfile.mkdtemp(prefix='sts-dm-result-')
         try:
             started = time.time()
@@ -192,6 +333,14 @@ class TargetHost(object):
             self._record(text, proc.stdout, proc.stderr)
         finally:
             shutil.rmtree(out, ignore_errors=True)
+        return self._checked(module, args, result, expect_failure)
+
+    def close(self):
+        """Stop the module server, if one runs (its output goes into the transcript)."""
+        if self._server is not None:
+            self._server.stop()
+
+    def _checked(self, module, args, result, expect_failure):
         status = result.pop('_status')
         if status == 'unreachable':
             raise AssertionError('%s is unreachable: %s' % (self.pattern, result.get('msg')))

@@ -124,6 +124,7 @@ def dm():
     # stderr), searched at the end for the key material the tests registered in host.secrets
     host.transcript, host.secrets = [], set()
     yield host
+    host.close()
     found = _scan_secrets(host.transcript, host.secrets)
 
     outcome = {}

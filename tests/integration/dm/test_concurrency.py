@@ -14,7 +14,7 @@ RUNS = 3   # each concurrent ansible run costs a TCG guest ~30 s of CPU
 
 def _at_once(dm, calls):
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(dm.module, 'dm_device', expect_failure=None, **kw) for kw in calls]
+        futures = [pool.submit(dm.module, 'dm_device', expect_failure=None, _adhoc=True, **kw) for kw in calls]
         return [f.result() for f in futures]
 
 

@@ -5,9 +5,10 @@ other hosts, e.g. the lab guests:
 
     STS_DM_INVENTORY=.lab/inventory.yml STS_DM_HOSTS=debian13-1 pytest tests/integration/dmpd
 
-Every module call goes through the ``ansible`` command line (the shared harness in
-tests/integration/_harness.py), the way a user runs ``ansible -m sts.devicemapper.dmpd_check``
-across a fleet; the collection must be installed where that ansible finds it (``make install``).
+Every module call goes through Ansible (the shared harness in tests/integration/_harness.py:
+the collection's modules through its module server, one task's module run per call, builtins
+as ad-hoc ``ansible`` runs); the collection must be installed where that ansible finds it
+(``make install``). The work directory and its files are set up over the shared SSH connection.
 """
 
 import os
@@ -39,8 +40,6 @@ class TargetHost(_HarnessHost):
 def host():
     """The test host with a fresh work directory holding the sample and upstream metadata."""
     target = TargetHost(os.environ.get('STS_DM_HOSTS', 'localhost'), os.environ.get('STS_DM_INVENTORY'))
-    # the work directory and its files are set-up, not under test: made over the shared SSH
-    # connection (an ad-hoc ansible run costs a TCG guest seconds)
     target.workdir = target.mkdtemp('sts-dm-it-')
     try:
         version = target.module('sts.devicemapper.dmpd_info')
@@ -53,6 +52,7 @@ def host():
         target.remove(tarball)
         yield target
     finally:
+        target.close()
         target.remove(target.workdir)
 
 
