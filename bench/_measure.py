@@ -23,14 +23,17 @@ import time
 
 class Command(object):
     """One measured command: a name, an argv, an environment, and an untimed
-    ``prepare`` callable run before every repetition (e.g. remove an output)."""
+    ``prepare`` callable run before every repetition (e.g. remove an output).
+    ``stdout_file``: where the command's standard output goes (default: discarded),
+    for an agent that checks what the command printed after it is timed."""
 
-    def __init__(self, name, argv, env=None, prepare=None, rss_file=None):
+    def __init__(self, name, argv, env=None, prepare=None, rss_file=None, stdout_file=None):
         self.name = name
         self.argv = list(argv)
         self.env = env
         self.prepare = prepare
         self.rss_file = rss_file
+        self.stdout_file = stdout_file
 
 
 def run_once(cmd, cwd=None):
@@ -41,11 +44,13 @@ def run_once(cmd, cwd=None):
     if cmd.rss_file:
         _unlink(cmd.rss_file)
     devnull = os.open(os.devnull, os.O_RDWR)
+    stdout_file = getattr(cmd, 'stdout_file', None)
+    out = os.open(stdout_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if stdout_file else devnull
     errfile = os.path.join(cwd or '.', '.stderr.%d' % os.getpid())
     err = os.open(errfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd.argv, stdin=devnull, stdout=devnull, stderr=err,
+        proc = subprocess.Popen(cmd.argv, stdin=devnull, stdout=out, stderr=err,
                                 env=cmd.env, cwd=cwd, close_fds=True)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
@@ -53,6 +58,8 @@ def run_once(cmd, cwd=None):
     finally:
         os.close(devnull)
         os.close(err)
+        if stdout_file:
+            os.close(out)
     with open(errfile, 'rb') as handle:
         stderr = handle.read()[-2000:].decode('utf-8', 'replace')
     _unlink(errfile)
