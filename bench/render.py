@@ -41,7 +41,11 @@ How fast the collection is against the commands it wraps, measured by `make benc
     .venv/bin/python -m bench.render        # only re-render this page from the results
 
 `make bench` installs `requirements/bench.txt` (matplotlib) into `.venv`, runs
-`python -m bench.run` and then `python -m bench.render`. Generated inputs (thin metadata
+`python -m bench.run` and then `python -m bench.render`. The discovery suite installs the
+seed library for the guests (`requirements/bench-seed.txt`, pinned) with `pip install
+--target` into the cache below and copies it to them; one of its listings of 500 devices
+takes minutes, so `--discovery-seed-max` bounds the N it is measured at, and
+`--discovery-n 500` measures one step again, keeping the other steps' figures. Generated inputs (thin metadata
 of millions of mappings) are cached outside the repository in
 `${STS_DM_BENCH_CACHE:-/var/tmp/sts-dm-bench}`, keyed by size and generator version;
 the first run makes them (a few minutes at 10,000,000 mappings), later runs reuse them.
