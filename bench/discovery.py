@@ -80,8 +80,8 @@ def stage(dest, seed):
     for name in AGENT_FILES:
         shutil.copy(os.path.join(HERE, name), os.path.join(dest, 'agent', name))
     write_bundle(os.path.join(dest, 'bundle'))
-    shutil.copytree(seed, os.path.join(dest, 'seed'), ignore=lambda d, names: [n for n in names
-                                                                             if n == '__pycache__'])
+    shutil.copytree(seed, os.path.join(dest, 'seed'),
+                    ignore=lambda d, names: [n for n in names if n == '__pycache__'])
 
 
 def agent_argv(opts, steps):
@@ -298,8 +298,8 @@ def _plot(run, figdir):
 def _facts_rows(run):
     f = run['facts']
     out = ['| | |', '|---|---|',
-           '| controller | %s CPUs, %s, %s, ansible-core %s |' % (f['nproc'], f['cpu_model'], f['os'],
-                                                                run['ansible_core'])]
+           '| controller | %s CPUs, %s, %s, ansible-core %s |'
+           % (f['nproc'], f['cpu_model'], f['os'], run['ansible_core'])]
     for host in sorted(run['hosts']):
         h = run['hosts'][host]
         g = h['facts']

@@ -219,8 +219,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(os.path.join(work, 'remote_tmp'))
     version = sh(['dmsetup', 'version']).stdout
-    run = dict(facts=_measure.facts(opts.python), dmsetup_version=dict(re.findall(r'^(\w[\w ]*?):\s+(\S+)', version,
-                                                                                   re.M)),
+    versions = dict(re.findall(r'^(\w[\w ]*?):\s+(\S+)', version, re.M))
+    run = dict(facts=_measure.facts(opts.python), dmsetup_version=versions,
                rounds=opts.rounds, warmup=opts.warmup, seed_max=opts.seed_max if opts.seed else None,
                other_devices=len(others), sectors_per_device=SECTORS, steps=[])
     inproc = InProcess(bundle)
