@@ -280,6 +280,34 @@ def host_facts(hosts):
     return out
 
 
+def run_playbook(argv, workdir, tag, env=None):
+    """One ansible-playbook run (``argv`` after the program name), counted by the module_runs
+    callback: wall time, rc, per-host counts and task times; with ``keep_results`` the callback's
+    per-task records too. The log goes to ``workdir/ansible-TAG.log``."""
+    out = os.path.join(workdir, 'module_runs-%s.json' % tag)
+    log = os.path.join(workdir, 'ansible-%s.log' % tag)
+    if os.path.exists(out):
+        os.unlink(out)
+    with open(log, 'w') as handle:
+        started = time.perf_counter()
+        proc = subprocess.run(['ansible-playbook'] + list(argv), stdout=handle, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, env=_env(dict(env or {}, STS_BENCH_MODULE_RUNS=out)),
+                              cwd=REPO, check=False)
+        wall = time.perf_counter() - started
+    sample = dict(wall_s=round(wall, 6), rc=proc.returncode, hosts={})
+    counted = dict(results=[])
+    if os.path.exists(out):
+        with open(out) as handle:
+            counted = json.load(handle)
+        for host, h in counted['hosts'].items():
+            sample['hosts'][host] = dict((k, h[k]) for k in ('module_runs', 'changed', 'results', 'failed',
+                                                             'skipped', 'task_s', 'module_s', 'module_actions'))
+    if proc.returncode != 0:
+        with open(log) as handle:
+            sample['log_tail'] = handle.read()[-3000:]
+    return sample, counted['results']
+
+
 class Playbook(object):
     """One ansible-playbook run of the role on every host at once, counted by the callback."""
 
@@ -290,31 +318,11 @@ class Playbook(object):
         self.workdir = workdir
 
     def run(self, phase):
-        out = os.path.join(self.workdir, 'module_runs.json')
-        log = os.path.join(self.workdir, 'ansible-%s.log' % phase)
-        if os.path.exists(out):
-            os.unlink(out)
-        argv = ['ansible-playbook', '-i', self.inventory, PLAYBOOK, '-e', '@' + self.vars_path,
-                '-e', 'bench_hosts=%s' % self.pattern,
+        argv = ['-i', self.inventory, PLAYBOOK, '-e', '@' + self.vars_path, '-e', 'bench_hosts=%s' % self.pattern,
                 '-e', 'thin_stack_state=%s' % ('absent' if phase == 'teardown' else 'present')]
         if phase == 'check':
             argv.append('--check')
-        with open(log, 'w') as handle:
-            started = time.perf_counter()
-            proc = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  env=_env(dict(STS_BENCH_MODULE_RUNS=out)), cwd=REPO, check=False)
-            wall = time.perf_counter() - started
-        sample = dict(wall_s=round(wall, 6), rc=proc.returncode, hosts={})
-        if os.path.exists(out):
-            with open(out) as handle:
-                counted = json.load(handle)
-            for host, h in counted['hosts'].items():
-                sample['hosts'][host] = dict((k, h[k]) for k in ('module_runs', 'changed', 'results', 'failed',
-                                                                 'skipped', 'task_s', 'module_s', 'module_actions'))
-        if proc.returncode != 0:
-            with open(log) as handle:
-                sample['log_tail'] = handle.read()[-3000:]
-        return sample
+        return run_playbook(argv, self.workdir, phase)[0]
 
 
 # --- the run --------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ SUITES = (
           '(the tools work on plain files); `--host` runs the same agent on a lab guest over SSH.',
           ('module run <= (bare tool + bare import of basic) x 1.05 at both sizes',
            'module process peak RSS < 64 MiB whatever the metadata size')),
-    Suite('fleet', 'Fleet', None, True,
+    Suite('fleet', 'Fleet', 'fleet', True,
           '`site.yml` on one host and on two hosts at once: the ratio, and the 10 costliest tasks '
           '(profile_tasks).',
           ()),
