@@ -32,7 +32,32 @@ options:
     description:
       - "Name of the device (C(/dev/mapper/NAME)). At most 127 bytes of letters, digits and C(# + - . : = @ _);
         not C(.), C(..) or C(control), and not starting with C(-) (dmsetup would read it as an option)."
-      - Required unless O(devices) is given.
+      - Required unless O(devices), O(name_prefix) or O(uuid_prefix) is given.
+    type: str
+  rename_from:
+    description:
+      - The name the device has now, to rename it to O(name) (C(dmsetup rename OLD NEW)).
+      - When only the old name exists the device is renamed; when only O(name) exists nothing is renamed (a
+        repeat reports no change). When both exist, or neither does, the task fails naming both, in check mode
+        too (neither existing is not taken as a device to create).
+      - After the rename the device is made what the other options say, as any device named O(name).
+      - Not with O(devices) at the top level; give it in an item there.
+    type: str
+  name_prefix:
+    description:
+      - With O(state=absent), remove every device whose name starts with this, in one batch (devices that use
+        others first).
+      - A set that a device outside it holds is refused before anything is removed (unless O(deferred)), and
+        so is a device of the set that something else has open (unless O(force) or O(deferred)).
+      - No device selected is no change. An empty prefix, or one no device name can start with, fails the task.
+      - The result lists the devices in RV(devices) and their names in RV(selected). Mutually exclusive with
+        O(name), O(devices) and O(uuid_prefix); options that describe a device (a table, O(uuid)...) are refused
+        with it.
+    type: str
+  uuid_prefix:
+    description:
+      - As O(name_prefix), for every device whose uuid starts with this (devices without a uuid are never
+        selected).
     type: str
   state:
     description:
@@ -47,8 +72,9 @@ options:
     default: present
   uuid:
     description:
-      - The device's uuid, set when it is created, or on an existing device that has none.
-      - The kernel cannot change a uuid once set; a different one fails the task.
+      - The device's uuid, set when it is created, or on an existing device that has none
+        (C(dmsetup rename NAME --setuuid UUID)).
+      - The kernel cannot change a uuid once set; a different one fails the task, naming both uuids.
     type: str
   readonly:
     description:

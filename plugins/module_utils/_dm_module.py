@@ -5,9 +5,10 @@
 and one runner per module on top of ``_dm_ops.DmHost``.
 
 - ``DEVICE_SPEC``: the keys every device of dm_device and dm_target has (name, state, uuid,
-  readonly, reload, force, deferred); ``device_argument_spec(extra)`` adds the module's own
-  keys and ``devices`` (a list of the same dicts, applied as one batch; keys an item leaves
-  out come from the top level).
+  readonly, reload, force, deferred, rename_from); ``device_argument_spec(extra)`` adds the
+  module's own keys, ``devices`` (a list of the same dicts, applied as one batch; keys an item
+  leaves out come from the top level) and ``name_prefix`` / ``uuid_prefix`` (with
+  ``state: absent``, remove every device the prefix selects, as one batch).
 - ``secrets(params)``: every crypt key found in the raw parameters, handed to
   ``module.no_log_values`` before anything else happens, so no result, diff, error or
   invocation echo can carry one.
@@ -19,7 +20,8 @@ __metaclass__ = type
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
     Fault, FaultRecord, dust_messages, plan, sector_range)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import STATES, DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import (
+    STATES, DeviceSpec, DmHost, prefix_label)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
     Table, check_block_devices, validate_name, validate_uuid)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
@@ -35,6 +37,7 @@ DEVICE_SPEC = dict(
     reload=dict(type='bool'),
     force=dict(type='bool'),
     deferred=dict(type='bool'),
+    rename_from=dict(type='str'),
 )
 # the top level's defaults; a batch item inherits the top level's value for any key it leaves out
 TOP_DEFAULTS = dict(state='present', reload=False, force=False, deferred=False)
@@ -50,11 +53,19 @@ def device_argument_spec(extra):
             value['default'] = TOP_DEFAULTS[key]
         spec[key] = value
     spec['devices'] = dict(type='list', elements='dict', options=item)
+    spec['name_prefix'] = dict(type='str')
+    spec['uuid_prefix'] = dict(type='str')
     spec['udev_timeout'] = dict(type='int', default=10)
     return spec
 
 
-DEVICE_MODULE_KWARGS = dict(mutually_exclusive=[('name', 'devices')], required_one_of=[('name', 'devices')])
+DEVICE_MODULE_KWARGS = dict(
+    mutually_exclusive=[('name', 'devices', 'name_prefix', 'uuid_prefix'), ('rename_from', 'devices'),
+                        ('rename_from', 'name_prefix'), ('rename_from', 'uuid_prefix')],
+    required_one_of=[('name', 'devices', 'name_prefix', 'uuid_prefix')])
+# what a removal by prefix reads; any other option given with it is refused, not ignored
+PREFIX_KEYS = ('name_prefix', 'uuid_prefix', 'state', 'force', 'deferred', 'delete_thin', 'create_thin',
+               'udev_timeout', 'lock_timeout')
 
 
 INTEGRITY_KEYED = Integrity.KEYED
@@ -157,7 +168,8 @@ class DeviceRunner(DmRunner):
     def items(self):
         p = self.params
         if p.get('devices') is None:
-            return [dict((k, p.get(k)) for k in p if k not in ('devices', 'udev_timeout'))], False
+            return [dict((k, p.get(k)) for k in p if k not in ('devices', 'udev_timeout', 'name_prefix',
+                                                               'uuid_prefix'))], False
         items = []
         for i, raw in enumerate(p['devices']):
             item = dict(raw)
@@ -179,9 +191,13 @@ class DeviceRunner(DmRunner):
             raise DmError('device %s: %s' % (name, exc.msg), **exc.details)
         return DeviceSpec(name, state=item.get('state') or 'present', table=table, uuid=item.get('uuid'),
                           readonly=item.get('readonly'), reload=bool(item.get('reload')),
-                          force=bool(item.get('force')), deferred=bool(item.get('deferred')), **self.extra(item))
+                          force=bool(item.get('force')), deferred=bool(item.get('deferred')),
+                          rename_from=item.get('rename_from'), **self.extra(item))
 
     def run(self):
+        if self.params.get('name_prefix') is not None or self.params.get('uuid_prefix') is not None:
+            self.teardown()
+            return
         items, batch = self.items()
         specs = [self.spec_of(item) for item in items]
         made = set(spec.name for spec in specs if spec.state != 'absent')
@@ -189,7 +205,27 @@ class DeviceRunner(DmRunner):
             if spec.table is not None and spec.state != 'absent':
                 # check mode: a /dev/mapper device an earlier task would have made may be missing
                 check_block_devices(spec.name, spec.table, made, lenient_mapper=self.check_mode)
-        host = self.host(self.params.get('udev_timeout') or 10)
+        self.apply(self.host(self.params.get('udev_timeout') or 10), specs, batch)
+
+    def teardown(self):
+        """``state: absent`` of every device whose name (``name_prefix``) or uuid (``uuid_prefix``) starts so."""
+        p = self.params
+        which = prefix_label(p.get('name_prefix'), p.get('uuid_prefix'))
+        if p.get('state') != 'absent':
+            raise DmError('%s removes every device it selects; expected state: absent, got %s' % (which, p.get('state')))
+        others = [k for k in sorted(p) if k not in PREFIX_KEYS and p[k] is not None and p[k] is not False]
+        if others:
+            raise DmError('%s removes devices; %s cannot be given with it (expected only state, force, deferred%s)'
+                          % (which, ', '.join(others), ', delete_thin' if 'delete_thin' in p else ''))
+        host = self.host(p.get('udev_timeout') or 10)
+        specs = host.teardown(name_prefix=p.get('name_prefix'), uuid_prefix=p.get('uuid_prefix'),
+                              force=bool(p.get('force')), deferred=bool(p.get('deferred')),
+                              delete_thin=bool(p.get('delete_thin')))
+        self.result['selected'] = [spec.name for spec in specs]
+        self.apply(host, specs, True)
+
+    def apply(self, host, specs, batch):
+        """Apply the specs through ``host``; the results (one device, or ``devices``), diff and warnings."""
         try:
             results = host.apply(specs)
         except DmError as exc:
@@ -207,11 +243,12 @@ class DeviceRunner(DmRunner):
             self.result['devices'] = results
         else:
             self.result.update(results[0])
-        before = ''.join('# %s\n%s' % (r['name'], state_text(r['before'])) if batch else state_text(r['before'])
-                         for r in results)
-        after = ''.join('# %s\n%s' % (r['name'], state_text(r['after'])) if batch else state_text(r['after'])
-                        for r in results)
-        self.set_diff(before, after)
+
+        def text(r, key):
+            # a rename shows as the name line changing
+            name = ('name: %s\n' % (r['renamed_from'] if key == 'before' else r['name'])) if 'renamed_from' in r else ''
+            return ('# %s\n' % r['name'] if batch else '') + name + state_text(r[key])
+        self.set_diff(''.join(text(r, 'before') for r in results), ''.join(text(r, 'after') for r in results))
 
 
 class InfoRunner(DmRunner):

@@ -22,6 +22,13 @@ Rules kept here, once for every module:
 - Thin volumes: a thin table loads only when its dev_id exists in the pool, so ``create_thin``
   (or ``create_snap`` of an origin) is sent first; ``File exists`` from the kernel means it
   is really there, which counts as not changed.
+- ``rename_from``: the device is renamed when only its old name exists, left alone when only
+  the new one does; both, or neither, is a failure naming both (in check mode too: nothing
+  else says which device is meant). A uuid is set on a device that has none; a different
+  one is refused, since the kernel cannot change it.
+- ``teardown(name_prefix=...)`` / ``teardown(uuid_prefix=...)``: the specs that remove every
+  device the prefix selects, after refusing, before anything is touched, a set that one
+  device outside it holds, or that something else has open (unless force / deferred).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,7 +41,8 @@ import time
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import os_resolver, validate_name, validate_uuid
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DEVNO_RE, DmError, kernel_version
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import EEXIST, ENODATA, Dmsetup, kernel_message
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import (
+    EEXIST, ENODATA, Dmsetup, build_argv, kernel_message)
 
 STATES = ('present', 'active', 'suspended', 'absent')
 MAPPER = '/dev/mapper/'
@@ -44,6 +52,40 @@ CREATE_IOCTL_FAILED = 'create ioctl on '
 
 # targets the kernel refuses in a writable table ("Device must be readonly")
 READONLY_TARGETS = ('verity',)
+# names a prefix may be without being a whole device name: '.', '..' and 'control' start longer names
+_RESERVED_STARTS = ('.', '..', 'control')
+
+
+def validate_name_prefix(prefix):
+    """Return ``prefix`` if a device name can start with it, else raise DmError; empty is refused
+    (it would select every device)."""
+    if not isinstance(prefix, str) or not prefix:
+        raise DmError('name_prefix %r: expected a non-empty start of device names (an empty prefix would select '
+                      'every device on the host)' % (prefix,))
+    try:
+        validate_name(prefix + '_' if prefix in _RESERVED_STARTS else prefix)
+    except DmError as exc:
+        raise DmError('name_prefix %r: no device name can start with it (%s)' % (prefix, exc.msg))
+    return prefix
+
+
+def validate_uuid_prefix(prefix):
+    """Return ``prefix`` if a dm uuid can start with it, else raise DmError; empty is refused."""
+    if not isinstance(prefix, str) or not prefix:
+        raise DmError('uuid_prefix %r: expected a non-empty start of device uuids (an empty prefix would select '
+                      'every device with a uuid)' % (prefix,))
+    try:
+        validate_uuid(prefix)
+    except DmError as exc:
+        raise DmError('uuid_prefix %r: no device uuid can start with it (%s)' % (prefix, exc.msg))
+    return prefix
+
+
+def prefix_label(name_prefix=None, uuid_prefix=None):
+    """``name_prefix X`` or ``uuid_prefix X`` (what messages call the selection), once the prefix is validated."""
+    if name_prefix is not None:
+        return 'name_prefix %s' % validate_name_prefix(name_prefix)
+    return 'uuid_prefix %s' % validate_uuid_prefix(uuid_prefix)
 
 
 class DeviceSpec(object):
@@ -56,15 +98,28 @@ class DeviceSpec(object):
     ``snapshot_of``: dev_id (int) or device name of the origin thin, to create the dev_id
     as its snapshot; ``delete_thin``: with ``state: absent``, also delete the dev_id from
     the pool. ``metadata_snap`` (thin-pool): True reserve, False release, None leave.
+    ``rename_from``: the name the device may have now, to rename it to ``name``.
     """
 
     def __init__(self, name, state='present', table=None, uuid=None, readonly=None, reload=False,
                  force=False, deferred=False, create_thin=True, snapshot_of=None, delete_thin=False,
-                 metadata_snap=None):
+                 metadata_snap=None, rename_from=None):
         self.name = validate_name(name)
         if state not in STATES:
             raise DmError('device %s state %r: expected one of %s' % (name, state, ', '.join(STATES)))
         self.state = state
+        self.rename_from = None
+        if rename_from is not None:
+            try:
+                self.rename_from = validate_name(rename_from)
+            except DmError as exc:
+                raise DmError('device %s rename_from: %s' % (name, exc.msg))
+            if rename_from == name:
+                raise DmError('device %s: rename_from %s is the name itself; expected the name the device has now'
+                              % (name, rename_from))
+            if state == 'absent':
+                raise DmError('device %s: rename_from %s renames a device that stays; expected state present, active '
+                              'or suspended, got absent' % (name, rename_from))
         self.table = table.validate() if table is not None else None
         self.uuid = validate_uuid(uuid)
         if readonly is None and any(seg.target_type in READONLY_TARGETS for seg in (self.table or [])):
@@ -127,6 +182,7 @@ class DmHost(object):
         self.udev_timeout = udev_timeout
         self.planned = set()     # check mode: devices an earlier spec of this batch would create
         self.unplanned = set()   # check mode: devices an earlier spec would remove
+        self.renamed = {}        # check mode: old name -> new name an earlier spec would rename
         self.facts, self.tables = {}, {}
         self.refresh()
 
@@ -136,6 +192,15 @@ class DmHost(object):
         for name in self.unplanned:
             self.facts.pop(name, None)
             self.tables.pop(name, None)
+        for old, new in self.renamed.items():
+            self._move(old, new)
+
+    def _move(self, old, new):
+        """Check mode: what was discovered of ``old`` is known as ``new`` from now on."""
+        if old in self.facts and new not in self.facts:
+            self.facts[new] = dict(self.facts.pop(old), name=new)
+            if old in self.tables:
+                self.tables[new] = self.tables.pop(old)
 
     def resolve(self, path):
         """A device reference -> ``major:minor``; dm devices are looked up in what was discovered."""
@@ -176,6 +241,39 @@ class DmHost(object):
         return {'exists': True, 'uuid': dev['uuid'], 'devno': dev['devno'], 'table': list(dev['table']),
                 'suspended': dev['suspended'], 'readonly': dev['readonly'], 'open_count': dev['open_count'],
                 'holders': list(dev['names_using_dev']), 'target_types': list(dev['target_types'])}
+
+    # -- removal by prefix --------------------------------------------------------------
+    def matching(self, name_prefix=None, uuid_prefix=None):
+        """Names (sorted) of the devices whose name starts with ``name_prefix`` or whose uuid with ``uuid_prefix``."""
+        return sorted(name for name, dev in self.facts.items()
+                      if (name_prefix and name.startswith(name_prefix))
+                      or (uuid_prefix and (dev.get('uuid') or '').startswith(uuid_prefix)))
+
+    def teardown(self, name_prefix=None, uuid_prefix=None, force=False, deferred=False, delete_thin=False):
+        """The DeviceSpecs (state absent) that remove every device a prefix selects; ``apply`` orders them,
+        dependents first. Refused before anything is touched: a device of the set that a device outside
+        it holds (unless deferred), or that something other than the set has open (unless force or
+        deferred), naming the device, the prefix and what holds it."""
+        which = prefix_label(name_prefix, uuid_prefix)
+        names = self.matching(name_prefix, uuid_prefix)
+        chosen = set(names)
+        for name in names:
+            dev = self.facts[name]
+            holders = list(dev['names_using_dev'])
+            outside = [h for h in holders if h not in chosen]
+            if outside and not deferred:
+                raise DmError('device %s (selected by %s) is held by %s, which %s does not select; no device was '
+                              'removed. Remove %s first, or choose a prefix that selects %s too'
+                              % (name, which, _plural(outside), which, _plural(outside),
+                                 'them' if len(outside) > 1 else 'it'), holders=outside)
+            others = dev['open_count'] - len(holders)
+            if others > 0 and not (force or deferred):
+                raise DmError('device %s (selected by %s) is open (open count %d, %d of it not by a device of the '
+                              'set); no device was removed. force: true removes it anyway (the kernel first '
+                              'replaces its table with error), deferred: true removes it when it is last closed'
+                              % (name, which, dev['open_count'], others), open_count=dev['open_count'])
+        return [DeviceSpec(name, state='absent', force=force, deferred=deferred, delete_thin=delete_thin)
+                for name in names]
 
     # -- batches ----------------------------------------------------------------------
     def order(self, specs):
@@ -229,6 +327,8 @@ class DmHost(object):
             if spec.state == 'absent':
                 self._ensure_absent(spec, result)
             else:
+                if spec.rename_from is not None:
+                    self._rename(spec, result)
                 self._ensure_present(spec, result)
         finally:
             result['commands'] = self.dmsetup.commands[start:]
@@ -257,6 +357,40 @@ class DmHost(object):
         elif spec.state == 'active' or (spec.table is not None and result['differences']):
             after['suspended'] = False
         return after
+
+    def _rename(self, spec, result):
+        """Rename ``spec.rename_from`` to ``spec.name`` when only the old name exists; nothing when only the new one does."""
+        old, new = spec.rename_from, spec.name
+        if old in self.facts and new in self.facts:
+            raise DmError('device %s: rename_from %s, but both %s and %s exist; expected only %s (to rename it) or only '
+                          '%s (renamed already): remove one of them, or drop rename_from' % (new, old, old, new, old, new))
+        if new in self.facts:
+            return
+        if old not in self.facts:
+            raise DmError('device %s: rename_from %s, but neither %s nor %s exists; expected %s, to rename it to %s'
+                          % (new, old, old, new, old, new))
+        result['renamed_from'] = old
+        result['before'] = self.state_of(old)
+        result['changed'] = True
+        if self.check_mode:
+            self.renamed[old] = new
+            self._move(old, new)
+            return
+        self.rename(old, new)
+
+    def rename(self, old, new):
+        """``dmsetup rename OLD NEW``, then the kernel's and udev's word that only NEW exists."""
+        argv = build_argv('rename', old, new_name=new)
+        rc, out, err = self.dmsetup.try_call('rename', old, new_name=new)
+        if rc != 0:
+            raise DmError('device %s: dmsetup rename %s %s failed (rc %d): %s' % (old, old, new, rc, kernel_message(err, out)),
+                          cmd=argv, rc=rc, stdout=out, stderr=err)
+        self.refresh()
+        if new not in self.facts or old in self.facts:
+            raise DmError('device %s: after dmsetup rename %s %s the kernel lists %s; expected %s only'
+                          % (old, old, new, _plural(sorted(n for n in (old, new) if n in self.facts)), new))
+        self.wait_for_node(new, present=True)
+        self.wait_for_node(old, present=False)
 
     def _ensure_present(self, spec, result):
         name = spec.name
@@ -297,7 +431,11 @@ class DmHost(object):
                               'and create the device again' % (name, dev['uuid'], spec.uuid))
             result['changed'] = True
             if not self.check_mode:
-                self.dmsetup.call('setuuid', name, uuid=spec.uuid)
+                rc, out, err = self.dmsetup.try_call('setuuid', name, uuid=spec.uuid)
+                if rc != 0:
+                    raise DmError('device %s: uuid %s not set: dmsetup rename %s --setuuid %s failed (rc %d): %s'
+                                  % (name, spec.uuid, name, spec.uuid, rc, kernel_message(err, out)),
+                                  cmd=build_argv('setuuid', name, uuid=spec.uuid), rc=rc, stdout=out, stderr=err)
         if diffs:
             if tableless:
                 result['completed'] = 'device %s existed with no live table (a create cut short?): the table was ' \
@@ -428,6 +566,8 @@ class DmHost(object):
             problems.extend(spec.table.differences(self.tables[name], self.resolve, self.kernel))
         if spec.readonly is not None and bool(spec.readonly) != dev['readonly']:
             problems.append('readonly is %s' % dev['readonly'])
+        if spec.uuid and dev['uuid'] != spec.uuid:
+            problems.append('its uuid is %s' % (dev['uuid'] or 'none'))
         if problems:
             raise DmError('device %s: not as wanted after the change: %s' % (name, '; '.join(problems)),
                           differences=problems)

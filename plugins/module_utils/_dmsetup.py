@@ -24,7 +24,8 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets impor
 
 DMSETUP = 'dmsetup'
 
-# verb -> (argv after "dmsetup", {keyword: flags it adds when true, with {value} filled in}, takes stdin table)
+# verb -> (argv after "dmsetup", {keyword: flags it adds when true, with {value} filled in}, takes stdin table);
+# the device name goes where the head says {name}, else last
 VERBS = {
     'create': (['create'], {'uuid': ['-u', '{value}'], 'readonly': ['--readonly'], 'notable': ['--notable']}, True),
     'load': (['load'], {'readonly': ['--readonly']}, True),
@@ -32,7 +33,9 @@ VERBS = {
     'suspend': (['suspend'], {'nolockfs': ['--nolockfs'], 'noflush': ['--noflush']}, False),
     'clear': (['clear'], {}, False),
     'remove': (['remove'], {'force': ['--force'], 'deferred': ['--deferred'], 'retry': ['--retry']}, False),
-    'setuuid': (['rename'], {'uuid': ['--setuuid', '{value}']}, False),
+    # dmsetup rename NAME --setuuid UUID (--setuuid is a switch: the uuid is rename's second argument)
+    'setuuid': (['rename', '{name}'], {'uuid': ['--setuuid', '{value}']}, False),
+    'rename': (['rename', '{name}'], {'new_name': ['{value}']}, False),
     'mknodes': (['mknodes'], {}, False),
     'table': (['table'], {'showkeys': ['--showkeys']}, False),
     'status': (['status'], {}, False),
@@ -54,7 +57,7 @@ def build_argv(verb, name, **kw):
     except KeyError:
         raise DmError('dmsetup verb %r: expected one of %s' % (verb, ', '.join(sorted(VERBS))))
     validate_name(name)
-    argv = [DMSETUP] + head
+    argv = [DMSETUP] + [name if word == '{name}' else word for word in head]
     if verb == 'message':
         words = [str(w) for w in kw.pop('words', [])]
         if not words or any(not w or any(c.isspace() for c in w) for w in words):
@@ -72,8 +75,10 @@ def build_argv(verb, name, **kw):
             continue
         if key == 'uuid':
             validate_uuid(value)
+        elif key == 'new_name':
+            validate_name(value)
         argv += [f.format(value=value) for f in flags[key]]
-    if verb != 'message':
+    if verb != 'message' and '{name}' not in head:
         argv.append(name)
     return argv
 

@@ -117,6 +117,9 @@ options:
       name:
         description: Name of the device.
         type: str
+      rename_from:
+        description: As O(rename_from).
+        type: str
       state:
         description: As O(state).
         type: str
@@ -283,9 +286,20 @@ deferred_remove:
   returned: when a deferred removal is pending
   type: bool
   sample: true
+renamed_from:
+  description: The name the device had before this task renamed it (O(rename_from)); in check mode, would rename it.
+  returned: when the device was renamed
+  type: str
+  sample: lin-old
+selected:
+  description: The devices O(name_prefix) or O(uuid_prefix) selected for removal (sorted; empty when none).
+  returned: when O(name_prefix) or O(uuid_prefix) is given
+  type: list
+  elements: str
+  sample: [stack-base0, stack-base1, stack-top]
 devices:
   description: One result per device of O(devices) (keys as above, plus C(changed)), in the order applied.
-  returned: when O(devices) is given
+  returned: when O(devices), O(name_prefix) or O(uuid_prefix) is given
   type: list
   elements: dict
 '''

@@ -28,6 +28,7 @@ SLOTS = {
     'bad_input': (14, 1),
     'killed_modules': (15, 1),
     'fault': (16, 1),
+    'naming': (17, 1),
 }
 SLOTS_NEEDED = max(first + count for first, count in SLOTS.values())
 

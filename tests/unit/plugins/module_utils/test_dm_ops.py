@@ -60,7 +60,7 @@ def test_argv_of_every_verb():
     assert build_argv('load', 'v0', readonly=True) == ['dmsetup', 'load', '--readonly', 'v0']
     assert build_argv('remove', 'v0', force=True, deferred=False) == ['dmsetup', 'remove', '--force', 'v0']
     assert build_argv('remove', 'v0', deferred=True) == ['dmsetup', 'remove', '--deferred', 'v0']
-    assert build_argv('setuuid', 'v0', uuid='U') == ['dmsetup', 'rename', '--setuuid', 'U', 'v0']
+    assert build_argv('setuuid', 'v0', uuid='U') == ['dmsetup', 'rename', 'v0', '--setuuid', 'U']
     assert build_argv('message', 'pool', sector=0, words=['create_snap', 2, 1]) == \
         ['dmsetup', 'message', '--', 'pool', '0', 'create_snap', '2', '1']
     assert build_argv('table', 'v0', showkeys=True) == ['dmsetup', 'table', '--showkeys', 'v0']
@@ -667,3 +667,346 @@ def test_an_origin_the_user_suspended_is_left_suspended():
     stateful_host(kernel).apply([snapshot()])
     assert [verb for verb, _name, _data in kernel.verbs()] == ['message', 'create']
     assert kernel.devices['origin']['suspended'] is True
+
+
+# -- rename, uuid and removal by prefix (issue 15) ----------------------------------------
+class NamingKernel(StatefulKernel):
+    """StatefulKernel with uuids, opens from outside dm (``opened``) and ``dmsetup rename``: a new
+    name (refused when it is taken), or ``--setuuid`` on a device without a uuid."""
+
+    def __init__(self, **kw):
+        super(NamingKernel, self).__init__(**kw)
+        self.uuids = {}
+        self.opened = {}
+
+    def _info(self):
+        rows = []
+        for line in super(NamingKernel, self)._info().splitlines(True):
+            cols = line.split('|')
+            if len(cols) > 5:
+                cols[1] = self.uuids.get(cols[0], '')
+                cols[5] = str(int(cols[5]) + self.opened.get(cols[0], 0))
+            rows.append('|'.join(cols))
+        return ''.join(rows)
+
+    def __call__(self, argv, data=None):
+        argv = list(argv)
+        if argv[1] != 'rename':
+            answer = super(NamingKernel, self).__call__(argv, data)
+            if argv[1] == 'create' and answer[0] == 0 and '-u' in argv:
+                self.uuids[argv[-1]] = argv[argv.index('-u') + 1]
+            return answer
+        self.calls.append((argv, data))
+        if self.fail.get('rename'):
+            return self.fail['rename'].pop(0)
+        if argv[3:4] == ['--setuuid']:
+            name, uuid = argv[2], argv[4]
+            if name not in self.devices:
+                return 1, '', 'Device %s not found\nCommand failed.\n' % name
+            if self.uuids.get(name):
+                return 1, '', 'device-mapper: rename ioctl on %s  failed: Invalid argument\nCommand failed.\n' % name
+            self.uuids[name] = uuid
+            return 0, '', ''
+        old, new = argv[2], argv[3]
+        if old not in self.devices:
+            return 1, '', 'Device %s not found\nCommand failed.\n' % old
+        if new in self.devices:
+            return 1, '', 'device-mapper: rename ioctl on %s  failed: Device or resource busy\nCommand failed.\n' % old
+        self.devices[new] = self.devices.pop(old)
+        if old in self.uuids:
+            self.uuids[new] = self.uuids.pop(old)
+        return 0, '', ''
+
+
+def naming_host(kernel, check_mode=False):
+    host = stateful_host(kernel)
+    host.check_mode = check_mode
+    return host
+
+
+ZERO8 = Table.parse('0 8 zero', strict=True)
+
+
+def test_argv_of_rename_and_setuuid():
+    # dmsetup's --setuuid is a switch: rename's second argument is the uuid (the lab's dmsetup took
+    # 'rename --setuuid UUID NAME' as a rename of a device called UUID)
+    assert build_argv('rename', 'old', new_name='new') == ['dmsetup', 'rename', 'old', 'new']
+    assert build_argv('setuuid', 'v0', uuid='STS-1') == ['dmsetup', 'rename', 'v0', '--setuuid', 'STS-1']
+    with pytest.raises(DmError, match="device name '-new'"):
+        build_argv('rename', 'old', new_name='-new')
+    with pytest.raises(DmError, match='device uuid'):
+        build_argv('setuuid', 'v0', uuid='a b')
+
+
+def test_a_rename_in_check_mode_runs_nothing_and_the_real_one_renames_once():
+    kernel = NamingKernel()
+    kernel.add('old', '0 8 zero')
+    devno = kernel.devno('old')
+    spec = DeviceSpec('new', rename_from='old', table=ZERO8)
+
+    check = naming_host(kernel, check_mode=True).ensure(spec)
+    assert (check['changed'], check['renamed_from'], check['commands']) == (True, 'old', [])
+    assert check['before']['devno'] == devno and check['after']['table'] == ['0 8 zero']
+    assert kernel.calls == [] and sorted(kernel.devices) == ['old']
+
+    real = naming_host(kernel).ensure(spec)
+    assert (real['changed'], real['renamed_from'], real['differences']) == (True, 'old', [])
+    assert real['commands'] == [['dmsetup', 'rename', 'old', 'new']]
+    assert real['before']['devno'] == devno and real['after']['devno'] == devno
+    assert sorted(kernel.devices) == ['new']
+
+    for check_mode in (False, True):
+        again = naming_host(kernel, check_mode=check_mode).ensure(spec)
+        assert (again['changed'], again['commands'], 'renamed_from' in again) == (False, [], False)
+    assert [argv for argv, _data in kernel.calls] == [['dmsetup', 'rename', 'old', 'new']]
+
+
+def test_a_rename_goes_on_to_make_the_device_what_the_spec_says():
+    kernel = NamingKernel()
+    kernel.add('old', '0 8 zero')
+    result = naming_host(kernel).ensure(DeviceSpec('new', rename_from='old', table=Table.parse('0 16 zero'),
+                                                   reload=True, uuid='STS-new'))
+    assert [c[1:] for c in result['commands'] if c[1] != 'table'] == [
+        ['rename', 'old', 'new'], ['rename', 'new', '--setuuid', 'STS-new'], ['load', 'new'], ['resume', 'new']]
+    assert kernel.devices['new']['live'] == '0 16 zero' and kernel.uuids == {'new': 'STS-new'}
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_a_rename_with_both_names_or_neither_fails_naming_both(check_mode):
+    kernel = NamingKernel()
+    kernel.add('old', '0 8 zero')
+    kernel.add('new', '0 8 zero')
+    with pytest.raises(DmError) as both:
+        naming_host(kernel, check_mode).ensure(DeviceSpec('new', rename_from='old'))
+    assert 'both old and new exist' in both.value.msg and 'drop rename_from' in both.value.msg
+    with pytest.raises(DmError) as neither:
+        naming_host(kernel, check_mode).ensure(DeviceSpec('other', rename_from='gone', table=ZERO8))
+    assert 'neither gone nor other exists; expected gone, to rename it to other' in neither.value.msg
+    assert kernel.calls == [] and sorted(kernel.devices) == ['new', 'old']
+
+
+def test_a_refused_rename_names_the_command_and_the_kernel_message():
+    kernel = NamingKernel()
+    kernel.add('old', '0 8 zero')
+    host = naming_host(kernel)
+    kernel.add('new', '0 8 zero')  # made by someone else after this run looked
+    with pytest.raises(DmError) as err:
+        host.ensure(DeviceSpec('new', rename_from='old'))
+    assert err.value.msg == ('device old: dmsetup rename old new failed (rc 1): device-mapper: rename ioctl on old  '
+                             'failed: Device or resource busy')
+    assert err.value.details['cmd'] == ['dmsetup', 'rename', 'old', 'new']
+
+
+@pytest.mark.parametrize('kw,match', [
+    (dict(rename_from='v0'), 'rename_from v0 is the name itself; expected the name the device has now'),
+    (dict(rename_from='old', state='absent'), 'expected state present, active or suspended, got absent'),
+    (dict(rename_from='-old'), "device v0 rename_from: device name '-old': starts with '-'"),
+    (dict(rename_from='a/b'), "device v0 rename_from: device name 'a/b': contains '/'"),
+])
+def test_bad_rename_from_is_refused_naming_it(kw, match):
+    with pytest.raises(DmError, match=match):
+        DeviceSpec('v0', **kw)
+
+
+def test_a_uuid_is_set_on_a_device_without_one_once():
+    kernel = NamingKernel()
+    kernel.add('v0', '0 8 zero')
+    spec = DeviceSpec('v0', uuid='STS-v0', table=ZERO8)
+    check = naming_host(kernel, check_mode=True).ensure(spec)
+    assert (check['changed'], check['before']['uuid'], check['after']['uuid'], kernel.calls) == (True, None, 'STS-v0', [])
+    real = naming_host(kernel).ensure(spec)
+    assert real['commands'] == [['dmsetup', 'rename', 'v0', '--setuuid', 'STS-v0']]
+    assert (real['before']['uuid'], real['after']['uuid']) == (None, 'STS-v0')
+    for check_mode in (False, True):
+        again = naming_host(kernel, check_mode=check_mode).ensure(spec)
+        assert (again['changed'], again['commands']) == (False, [])
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_a_different_uuid_is_refused_naming_both(check_mode):
+    kernel = NamingKernel()
+    kernel.add('v0', '0 8 zero')
+    kernel.uuids['v0'] = 'STS-A'
+    with pytest.raises(DmError) as err:
+        naming_host(kernel, check_mode).ensure(DeviceSpec('v0', uuid='STS-B'))
+    assert 'has uuid STS-A' in err.value.msg and 'wanted STS-B' in err.value.msg and 'cannot change' in err.value.msg
+    assert kernel.calls == [] and kernel.uuids == {'v0': 'STS-A'}
+
+
+def test_a_uuid_the_kernel_did_not_take_fails_the_check_after_the_change():
+    class Deaf(NamingKernel):
+        def __call__(self, argv, data=None):
+            if argv[1] == 'rename' and '--setuuid' in argv:
+                self.calls.append((list(argv), data))
+                return 0, '', ''
+            return super(Deaf, self).__call__(argv, data)
+    kernel = Deaf()
+    kernel.add('v0', '0 8 zero')
+    with pytest.raises(DmError, match='not as wanted after the change: its uuid is none'):
+        naming_host(kernel).ensure(DeviceSpec('v0', uuid='STS-v0'))
+
+
+def prefix_stack():
+    """p-base0, p-base1 (zero), p-top over both, other (zero): what the prefix tests remove."""
+    kernel = NamingKernel()
+    kernel.add('p-base0', '0 8 zero')
+    kernel.add('p-base1', '0 8 zero')
+    kernel.add('p-top', '0 8 linear /dev/mapper/p-base0 0\n8 8 linear /dev/mapper/p-base1 0')
+    kernel.add('other', '0 8 zero')
+    kernel.uuids.update({'p-base0': 'STS-P-0', 'p-top': 'STS-P-top', 'other': 'STS-Q-0'})
+    return kernel
+
+
+def test_removal_by_name_prefix_takes_dependents_first_and_leaves_the_rest():
+    kernel = prefix_stack()
+    host = naming_host(kernel, check_mode=True)
+    specs = host.teardown(name_prefix='p-')
+    assert [s.name for s in specs] == ['p-base0', 'p-base1', 'p-top']
+    assert all(s.state == 'absent' for s in specs)
+    check = host.apply(specs)
+    assert check[0]['name'] == 'p-top' and sorted(r['name'] for r in check[1:]) == ['p-base0', 'p-base1']
+    assert all(r['changed'] and r['commands'] == [] for r in check) and kernel.calls == []
+
+    host = naming_host(kernel)
+    results = host.apply(host.teardown(name_prefix='p-'))
+    assert [r['commands'] for r in results] == [[['dmsetup', 'remove', r['name']]] for r in results]
+    assert results[0]['name'] == 'p-top'
+    assert sorted(kernel.devices) == ['other']
+    host = naming_host(kernel)
+    assert host.teardown(name_prefix='p-') == [] and host.apply([]) == []
+
+
+def test_removal_by_uuid_prefix_selects_by_uuid_only():
+    kernel = prefix_stack()
+    host = naming_host(kernel, check_mode=True)
+    assert host.matching(uuid_prefix='STS-P-') == ['p-base0', 'p-top']
+    assert host.matching(uuid_prefix='STS-') == ['other', 'p-base0', 'p-top']
+    assert [r['name'] for r in host.apply(host.teardown(uuid_prefix='STS-P-top'))] == ['p-top']
+
+
+def test_a_set_held_from_outside_is_refused_before_anything_is_removed():
+    kernel = prefix_stack()
+    kernel.add('q-user', '0 8 linear /dev/mapper/p-base1 0')
+    with pytest.raises(DmError) as err:
+        naming_host(kernel).teardown(name_prefix='p-')
+    assert err.value.msg.startswith('device p-base1 (selected by name_prefix p-) is held by q-user, which '
+                                    'name_prefix p- does not select; no device was removed')
+    assert err.value.details['holders'] == ['q-user'] and kernel.calls == []
+    # deferred: the kernel removes it when its holder goes
+    assert [s.name for s in naming_host(kernel).teardown(name_prefix='p-', deferred=True)] == [
+        'p-base0', 'p-base1', 'p-top']
+
+
+def test_a_device_of_the_set_open_elsewhere_is_refused_unless_force_or_deferred():
+    kernel = prefix_stack()
+    kernel.opened['p-top'] = 1
+    with pytest.raises(DmError) as err:
+        naming_host(kernel).teardown(name_prefix='p-')
+    assert 'device p-top (selected by name_prefix p-) is open (open count 1, 1 of it not by a device of the set)' \
+        in err.value.msg and 'force: true' in err.value.msg
+    kernel.opened = {'p-base0': 1}
+    with pytest.raises(DmError, match=r'p-base0 .*open count 2, 1 of it not'):
+        naming_host(kernel).teardown(name_prefix='p-')
+    assert all(s.force for s in naming_host(kernel).teardown(name_prefix='p-', force=True))
+    assert kernel.calls == []
+
+
+@pytest.mark.parametrize('kw,match', [
+    (dict(name_prefix=''), "name_prefix '': expected a non-empty start of device names"),
+    (dict(uuid_prefix=''), "uuid_prefix '': expected a non-empty start of device uuids"),
+    (dict(name_prefix='-'), "name_prefix '-': no device name can start with it"),
+    (dict(name_prefix='a/'), "name_prefix 'a/': no device name can start with it"),
+    (dict(name_prefix='x' * 128), "name_prefix 'x{128}': no device name can start with it"),
+    (dict(uuid_prefix='a b'), "uuid_prefix 'a b': no device uuid can start with it"),
+])
+def test_a_prefix_that_cannot_start_a_name_is_refused_naming_it(kw, match):
+    kernel = prefix_stack()
+    with pytest.raises(DmError, match=match):
+        naming_host(kernel).teardown(**kw)
+
+
+def test_reserved_names_are_prefixes_of_ordinary_names():
+    kernel = NamingKernel()
+    kernel.add('controller0', '0 8 zero')
+    kernel.add('.hidden', '0 8 zero')
+    host = naming_host(kernel, check_mode=True)
+    assert [s.name for s in host.teardown(name_prefix='control')] == ['controller0']
+    assert [s.name for s in host.teardown(name_prefix='.')] == ['.hidden']
+
+
+class KernelModule(object):
+    """AnsibleModule stand-in for the device runner: params, check and diff mode, warnings."""
+
+    def __init__(self, params, check_mode=False):
+        self.params = dict(dict(name=None, devices=None, state='present', uuid=None, readonly=None, reload=False,
+                                force=False, deferred=False, rename_from=None, name_prefix=None, uuid_prefix=None,
+                                table=None, udev_timeout=10, lock_timeout=300), **params)
+        self.check_mode = check_mode
+        self._diff = True
+        self.no_log_values = set()
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def run_device_runner(kernel, check_mode=False, **params):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DeviceRunner
+
+    class Runner(DeviceRunner):
+        def table_of(self, item):
+            return Table.from_params(item['table']) if item.get('table') is not None else None
+
+        def host(self, udev_timeout=10, run=None):
+            return naming_host(kernel, check_mode=self.check_mode)
+    runner = Runner(KernelModule(params, check_mode=check_mode))
+    runner.run()
+    return runner.result
+
+
+def test_the_runner_removes_by_prefix_as_one_batch_and_nothing_selected_is_no_change():
+    kernel = prefix_stack()
+    check = run_device_runner(kernel, check_mode=True, name_prefix='p-', state='absent')
+    assert check['changed'] is True and check['selected'] == ['p-base0', 'p-base1', 'p-top']
+    assert [d['name'] for d in check['devices']][0] == 'p-top'
+    assert '# p-top\nuuid: STS-P-top' in check['diff']['before']
+    assert check['diff']['after'] == ''.join('# %s\n' % d['name'] for d in check['devices'])
+    assert kernel.calls == []
+    real = run_device_runner(kernel, name_prefix='p-', state='absent')
+    assert real['changed'] is True and sorted(kernel.devices) == ['other']
+    again = run_device_runner(kernel, name_prefix='p-', state='absent')
+    assert (again['changed'], again['selected'], again['devices']) == (False, [], [])
+
+
+@pytest.mark.parametrize('params,match', [
+    (dict(name_prefix='p-'), 'name_prefix p- removes every device it selects; expected state: absent, got present'),
+    (dict(name_prefix='p-', state='absent', table=['0 8 zero']), r'table cannot be given with it'),
+    (dict(uuid_prefix='STS-', state='absent', reload=True, uuid='X'),
+     r'uuid_prefix STS- removes devices; reload, uuid cannot be given with it'),
+    (dict(name_prefix='', state='absent'), 'an empty prefix would select every device'),
+])
+def test_the_runner_refuses_a_removal_by_prefix_it_cannot_mean(params, match):
+    kernel = prefix_stack()
+    with pytest.raises(DmError, match=match):
+        run_device_runner(kernel, **params)
+    assert kernel.calls == [] and len(kernel.devices) == 4
+
+
+def test_the_runner_diff_shows_the_rename():
+    kernel = NamingKernel()
+    kernel.add('old', '0 8 zero')
+    result = run_device_runner(kernel, name='new', rename_from='old')
+    assert result['changed'] is True and result['renamed_from'] == 'old'
+    assert result['diff']['before'].startswith('name: old\nuuid: \n')
+    assert result['diff']['after'].startswith('name: new\nuuid: \n')
+    assert result['commands'] == [['dmsetup', 'rename', 'old', 'new']]
+
+
+def test_a_uuid_the_kernel_refuses_names_the_command_and_the_uuid():
+    kernel = NamingKernel(fail={'rename': [(1, '', 'device-mapper: rename ioctl on v0  failed: Invalid argument\n')]})
+    kernel.add('v0', '0 8 zero')
+    with pytest.raises(DmError) as err:
+        naming_host(kernel).ensure(DeviceSpec('v0', uuid='STS-v0'))
+    assert err.value.msg == ('device v0: uuid STS-v0 not set: dmsetup rename v0 --setuuid STS-v0 failed (rc 1): '
+                             'device-mapper: rename ioctl on v0  failed: Invalid argument')
+    assert err.value.details['cmd'] == ['dmsetup', 'rename', 'v0', '--setuuid', 'STS-v0']
