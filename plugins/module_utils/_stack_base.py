@@ -318,6 +318,17 @@ class Stack(object):
         if not self.check_mode:
             self.record.save(data)
 
+    def blank_given_head(self, old):
+        """After a teardown has removed every device of a stack built on given disks: zero the superblock
+        the build formatted at the head of the first given disk (the metadata area), so the disk reads
+        blank again, as safe mode wanted it for the build, and the next build passes safe mode. Only when
+        the stack's record says it was built here (``old``); nothing else on the disks is written."""
+        c = self.c
+        if not old or old.get('backing') in (None, 'loop') or not c.given:
+            return
+        self.act('zero the superblock of the metadata area %s' % c.given[0])
+        self.tools.zero_head(c.given[0])
+
     def applied(self, results):
         """Hook: called after a batch that went through."""
 

@@ -433,7 +433,8 @@ class CacheStack(Stack):
     def absent(self):
         """Cleaner policy, wait for no dirty block, the cache removed, its metadata checked, the known data
         compared on the origin; then (unless a check failed with verify) the carve-outs, the loop device and
-        the stack's directory. Nothing is written to a given disk but what the kernel writes back."""
+        the stack's directory. On given disks the head of the metadata area is zeroed last
+        (``blank_given_head``), so a later build passes safe mode."""
         c = self.c
         old = self.record.load()
         self.old = old
@@ -481,6 +482,7 @@ class CacheStack(Stack):
         for loop in (self.tools.loops_of(image) if image else []):
             self.act('detach %s' % loop)
             self.tools.detach(loop)
+        self.blank_given_head(old)
         if os.path.isdir(c.dir):
             self.do('remove the stack directory %s' % c.dir, shutil.rmtree, c.dir)
         return report

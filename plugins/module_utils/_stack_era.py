@@ -457,7 +457,8 @@ class EraStack(Stack):
     def absent(self):
         """A held snapshot dropped; the view and the era device removed; era_check of the metadata they
         left (with verify, a failure stops here: the metadata stays for a look); the carve-outs, the loop
-        device and the stack's directory. Given disks are never written."""
+        device and the stack's directory. On given disks the head of the metadata area is zeroed last
+        (``blank_given_head``), so a later build passes safe mode."""
         c = self.c
         old = self.record.load()
         self.old = old
@@ -500,6 +501,7 @@ class EraStack(Stack):
             self.act('detach %s' % loop)
             self.tools.detach(loop)
         report['loops_detached'] = loops
+        self.blank_given_head(old)
         if os.path.isdir(c.dir):
             self.do('remove the stack directory %s' % c.dir, shutil.rmtree, c.dir)
         return report

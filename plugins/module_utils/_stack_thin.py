@@ -501,7 +501,8 @@ class ThinStack(Stack):
     # -- absent -------------------------------------------------------------------------
     def absent(self):
         """Mounts, thin devices, pool, carve-outs, loop device, mount points, the stack's directory.
-        Given disks are never written: the kernel's own commit when the pool goes is the last write."""
+        On given disks, once the pool and its carve-outs are gone, the head of the metadata area is zeroed
+        (``blank_given_head``): the disk reads blank again, so a later build passes safe mode."""
         c = self.c
         old = self.record.load()
         self.old = old
@@ -519,6 +520,8 @@ class ThinStack(Stack):
         for loop in loops:
             self.act('detach %s' % loop)
             self.tools.detach(loop)
+        if old.get('devices') == c.given:
+            self.blank_given_head(old)
         for path in old.get('mount_dirs') or []:
             if os.path.isdir(path):
                 self.do('remove the mount point %s' % path, os.rmdir, path)

@@ -30,7 +30,8 @@ description:
     until no dirty block remains, removes the cache device, runs C(cache_check) on its metadata and compares the
     known data read back from the origin; with O(verify) a failed check or a changed checksum stops there
     (RV(problems)), leaving the metadata and the origin for a look. Then the carve-outs, the loop device and the
-    stack's directory are removed. Teardown writes nothing to a given disk itself.
+    stack's directory are removed. On given disks the first 4 KiB of the metadata area (the superblock the
+    build wrote) are zeroed last, so the next build on them passes O(safe_mode); nothing else is written.
   - The role C(sts.devicemapper.cache_stack) is this module's call plus the per-host fact.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)

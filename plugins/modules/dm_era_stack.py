@@ -30,7 +30,8 @@ description:
   - O(state=absent) drops a snapshot the device still holds, removes the era device and the view, runs
     C(era_check) on the metadata they left (with O(verify), a failure stops the teardown there, leaving the
     metadata for a look), then removes the carve-outs, detaches the loop device and deletes the stack's
-    directory. Given disks are never written by the teardown.
+    directory. On given disks it then zeroes the first 4 KiB of the metadata area (the superblock its build
+    wrote), so the next build on them passes O(safe_mode); nothing else on them is written.
   - The role C(sts.devicemapper.era_stack) is this module's call plus the per-host fact.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)

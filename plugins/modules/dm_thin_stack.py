@@ -19,8 +19,9 @@ description:
     created in a state record C(<dir>/<name>/state.json), written before anything is created, so that
     O(state=absent) finds everything even after a failed build.
   - O(state=absent) unmounts, removes the thin devices, the pool and the carve-outs, detaches and deletes the
-    loop file, removes the mount points it created and the stack's directory. Given disks are never written
-    by the teardown.
+    loop file, removes the mount points it created and the stack's directory. On given disks it then zeroes
+    the first 4 KiB of the metadata area (the superblock its build wrote), so the disks read as blank again
+    and the next build on them passes O(safe_mode); nothing else on them is written.
   - The role C(sts.devicemapper.thin_stack) is this module's call plus the per-host fact.
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)

@@ -511,6 +511,24 @@ def test_teardown_in_check_mode_plans_and_runs_nothing(tmp_path):
     assert report['check_healthy'] is None and (tmp_path / 'state' / 'lab' / 'state.json').exists()
 
 
+def test_teardown_on_given_disks_zeroes_only_the_metadata_disk_head_last(tmp_path):
+    host = CacheHost(disks={'/dev/vdb': 1048576, '/dev/vdc': 131072, '/dev/vdd': 16384})
+    p = params(tmp_path, origin_device='/dev/vdb', cache_device='/dev/vdc', metadata_device='/dev/vdd',
+               workload=False)
+    _s, _r, io = converge(host, p)
+    host.calls, host.log = [], []
+    stack, _io = stack_of(host, dict(p, state='absent'), io=io)
+    stack.absent()
+    assert host.kernel.devices == {} and stack.problems == []
+    # the origin holds the data, the cache disk nothing of ours: only the metadata superblock goes
+    assert [' '.join(c) for c in host.changes()] == ['blkdiscard --zeroout --offset 0 --length 4096 /dev/vdd']
+    assert host.log[-1] == 'blkdiscard --zeroout --offset'
+    host.calls = []
+    again, _io = stack_of(host, dict(p, state='absent'), io=io)
+    again.absent()
+    assert again.actions == [] and host.changes() == []
+
+
 def test_a_build_that_failed_midway_is_torn_down_from_its_record(tmp_path):
     host = CacheHost()
     host.kernel.fail = {'create': [None, None, None, REFUSED]}   # the carve-outs; the cache fails

@@ -538,6 +538,21 @@ def test_teardown_removes_the_era_device_checks_its_metadata_then_the_rest(tmp_p
     assert stack.actions == [] and report['device'] is None and report['check_healthy'] is None
 
 
+def test_teardown_on_a_given_disk_zeroes_its_metadata_head_after_everything_is_removed(tmp_path):
+    host = EraHost(disks={'/dev/vdb': 262144})
+    converge(host, params(tmp_path, device='/dev/vdb'))
+    host.calls = []
+    stack, _io = stack_of(host, params(tmp_path, device='/dev/vdb', state='absent'))
+    stack.absent()
+    assert host.kernel.devices == {}
+    assert [' '.join(c) for c in host.changes()] == ['blkdiscard --zeroout --offset 0 --length 4096 /dev/vdb']
+    assert host.calls[-1][0] == 'blkdiscard'
+    host.calls = []
+    again, _io = stack_of(host, params(tmp_path, device='/dev/vdb', state='absent'))
+    again.absent()
+    assert again.actions == [] and host.changes() == []
+
+
 def test_a_failed_teardown_check_stops_before_the_carve_outs_and_a_second_run_removes_them(tmp_path):
     host = EraHost()
     converge(host, params(tmp_path))

@@ -363,6 +363,49 @@ def test_teardown_unmounts_removes_in_reverse_order_and_detaches(tmp_path):
     assert stack.actions == []
 
 
+def test_teardown_on_a_given_disk_zeroes_the_superblock_last_so_a_rebuild_passes_safe_mode(tmp_path):
+    # site.yml, teardown.yml, site.yml on the lab's disks: the pool's metadata stayed on the disk and the
+    # rebuild was refused in safe mode ('/dev/vdb holds thin metadata'); the fleet benchmark found it
+    host = FakeHost(disks={'/dev/vdb': 2097152})
+    p = params(tmp_path, device='/dev/vdb', volumes=[{'name': 'lab_raw', 'size': '16MiB'}], snapshots=[])
+    converge(host, p)
+    io = FakeIO()
+    sb = bytearray(4096)
+    sb[32:40] = (27022010).to_bytes(8, 'little')        # what the kernel left when the pool went
+    io.superblocks['/dev/vdb'] = Superblock(bytes(sb))
+    host.calls, host.kernel.calls = [], []
+    plan, _io = stack_of(host, dict(p, state='absent'), check_mode=True, io=io)
+    plan.absent()
+    assert plan.actions[-2:] == ['zero the superblock of the metadata area /dev/vdb',
+                                 'remove the stack directory %s' % (tmp_path / 'state' / 'lab')]
+    assert host.changes() == [] and 'lab_pool' in host.kernel.devices
+    stack, _io = stack_of(host, dict(p, state='absent'), io=io)
+    stack.absent()
+    assert host.kernel.devices == {}
+    assert [' '.join(c) for c in host.changes()] == ['blkdiscard --zeroout --offset 0 --length 4096 /dev/vdb']
+    assert host.calls.index(['blkdiscard', '--zeroout', '--offset', '0', '--length', '4096', '/dev/vdb']) == \
+        len(host.calls) - 1
+    # a second teardown has no record: it writes nothing
+    host.calls = []
+    again, _io = stack_of(host, dict(p, state='absent'), io=io)
+    again.absent()
+    assert again.actions == [] and host.changes() == []
+    # what blkdiscard did to the disk: the superblock reads as zeros, so the rebuild is not refused
+    del io.superblocks['/dev/vdb']
+    stack, _io = stack_of(host, p, io=io)
+    stack.present()
+    assert 'lab_pool' in host.kernel.devices
+
+
+def test_teardown_of_a_loop_stack_writes_no_disk(tmp_path):
+    host = FakeHost()
+    converge(host, params(tmp_path))
+    host.calls = []
+    stack, _io = stack_of(host, params(tmp_path, state='absent'))
+    stack.absent()
+    assert not any(c[0] == 'blkdiscard' for c in host.calls)
+
+
 def test_a_build_that_failed_midway_is_torn_down_from_its_record(tmp_path):
     host = FakeHost()
     host.kernel.fail = {'create': [None, None, None, 'refused']}   # meta, data, pool; the first volume fails
