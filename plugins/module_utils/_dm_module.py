@@ -377,11 +377,20 @@ class FaultRunner(DmRunner):
             self.result['stack'] = dict(stack)
         else:
             name = validate_name(p['name'])
+        # the record's place and the fault are checked before the host is looked at
+        FaultRecord(p['record_dir'], name)
+        if p['state'] == 'injected' or p.get('fault') is not None:
+            Fault.from_params(p['fault'])
+        self.fault_device(self.host(p.get('udev_timeout') or 10), name, stack)
+
+    def fault_device(self, host, name, stack=None):
+        """Inject or heal the fault of one device, as ``self.params`` say (state, fault, start, length,
+        replace, record_dir); the outcome goes into ``self.result``."""
+        p = self.params
         record = FaultRecord(p['record_dir'], name)
         wanted = Fault.from_params(p['fault']) if p['state'] == 'injected' else None
         if p['state'] == 'healed' and p.get('fault') is not None:
             Fault.from_params(p['fault'])
-        host = self.host(p.get('udev_timeout') or 10)
         saved = record.load()
         self.result.update(name=name, state=p['state'], record=record.path)
         if name not in host.facts:

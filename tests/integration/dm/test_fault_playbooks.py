@@ -1,0 +1,154 @@
+"""playbooks/fault.yml and playbooks/repair.yml on the lab kernels, on stacks built on loop files
+(the data-disk slots belong to the other tests): a thin, a cache and an era stack with known data;
+fault.yml puts an error, a flakey and a delay fault under each while a workload runs, heals, and
+writes its report (what each layer did, the data checked after each heal); then the thin pool is
+deactivated with dm_thin_repair, its metadata superblock overwritten with zeros through the
+guest helper, a repair without a spare is refused (the pool stays deactivated, nothing
+suspended), and repair.yml recovers the pool onto a spare loop device: the pool is active and
+healthy again on the spare, and every thin volume's data matches its checksum (read back by the
+guest helper too). Everything is torn down at the end, whatever happened."""
+
+import json
+import os
+import shutil
+import tempfile
+
+from conftest import GUEST_HELPER
+from dm_helpers import REPO, mapper
+
+FAULT = os.path.join(REPO, 'playbooks', 'fault.yml')
+REPAIR = os.path.join(REPO, 'playbooks', 'repair.yml')
+KNOWN_SECTORS = 512   # the thin stack's workload: 256 KiB per volume
+
+
+def ok(run, host):
+    failed = [dict((k, r.get(k)) for k in ('_task', 'msg', 'problems', 'exception')) for r in run.results
+              if r.get('_status') == 'failed']
+    assert run.rc == 0, 'ansible-playbook rc %d: %s\n%s\n%s' % (
+        run.rc, failed, run.stdout[-4000:], run.stderr[-3000:])
+    return run.stats[host]
+
+
+def guest(dm, *steps):
+    """The guest helper's steps, the helper uploaded again first: another test session on the same
+    guest (another checkout's, sharing the helper's path) may have removed it at its end."""
+    dm.upload(GUEST_HELPER, dm.helper, mode='0700')
+    return dm.guest(*steps)
+
+
+def devices(dm):
+    return guest(dm, {'op': 'devices'})[0]['devices']
+
+
+def task(run, name):
+    found = [r for r in run.results if r.get('_task') == name]
+    assert found, 'no result of task %r among %s' % (name, sorted(set(r.get('_task') for r in run.results)))
+    return found[-1]
+
+
+def test_fault_then_repair_playbooks(dm, prefix, record_property):
+    top = '/var/tmp/%sstacks' % prefix
+    thin, cache, era = prefix + 'thin', prefix + 'cache', prefix + 'era'
+    vols = [prefix + 'v1', prefix + 'v2']
+    snap = prefix + 's1'
+    pool, meta = thin + '_pool', thin + '_meta'
+    stacks = [
+        {'module': 'dm_thin_stack', 'args': {
+            'name': thin, 'dir': top, 'loop_size': '64M', 'metadata_size': '4M', 'workload': True,
+            'volumes': [{'name': v, 'size': '8M'} for v in vols], 'snapshots': [{'name': snap, 'origin': vols[0]}]}},
+        {'module': 'dm_cache_stack', 'args': {
+            'name': cache, 'dir': top, 'loop_size': '48MiB', 'metadata_size': '4MiB', 'cache_size': '8MiB',
+            'workload': True, 'workload_size': '1MiB'}},
+        {'module': 'dm_era_stack', 'args': {
+            'name': era, 'dir': top, 'loop_size': '32MiB', 'metadata_size': '4MiB', 'workload': True,
+            'workload_size': '1MiB'}},
+    ]
+    report_dir = tempfile.mkdtemp(prefix='sts-fault-report-')
+    spare = None
+    host = dm.pattern
+    try:
+        built = dm.batch(stacks)
+        assert all(r['_status'] == 'ok' and not r['problems'] for r in built), built
+        sums = built[0]['report']['checksums']
+        assert sorted(sums) == sorted(vols), built[0]['report']
+
+        # -- fault.yml: error, flakey, delay under every stack ------------------------------
+        extra = {'thin_stack_name': thin, 'thin_stack_loop_dir': top, 'cache_stack_name': cache,
+                 'cache_stack_loop_dir': top, 'era_stack_name': era, 'era_stack_loop_dir': top,
+                 'sts_fault_duration': 2, 'sts_report_dir': report_dir}
+        ok(dm.playbook(FAULT, extra_vars=extra), host)
+        with open(os.path.join(report_dir, 'fault-report.json')) as handle:
+            report = json.load(handle)['hosts'][host]
+        with open(os.path.join(report_dir, 'fault-report.md')) as handle:
+            markdown = handle.read()
+        trials = report['trials']
+        assert [(t['kind'], t['fault']['type']) for t in trials] == [
+            (k, f) for k in ('thin', 'cache', 'era') for f in ('error', 'flakey', 'delay')], trials
+        assert report['problems'] == [] and report['data_verified'] is True, report['problems']
+        for t in trials:
+            where = (t['kind'], t['fault']['type'])
+            assert t['healed'] is True and t['data_verified'] is True, (where, t)
+            assert t['device'] == {'thin': thin + '_data', 'cache': cache + '_corig', 'era': era + '_eorig'}[t['kind']]
+            assert all(not row.get('suspended') for state in ('during', 'after') for row in t[state].values()), t
+            assert t['did'], t
+            io = t['io']
+            if t['fault']['type'] == 'error':
+                # every write reaches the broken layer (a cache in writethrough mode writes its origin too)
+                assert io['writes_failed'] > 0 and io['writes_ok'] == 0, (where, io)
+                assert 'Input/output error' in io['errors'], (where, io)
+            elif t['fault']['type'] == 'delay':
+                assert io['reads_failed'] == io['writes_failed'] == 0, (where, io)
+                assert io['slowest_write_ms'] >= 100, (where, io)
+            pool_rows = [r for r in t['after'].values() if r['role'] in ('pool', 'cache', 'era')]
+            assert pool_rows and all(r['present'] and not r['failed'] for r in pool_rows), (where, t['after'])
+        assert '| thin %s | error | %s_data |' % (thin, thin) in markdown and 'no problem' in markdown, markdown
+        record_property('figures', json.dumps({'suite': 'fault playbook', 'host': host, 'kernel': dm.kernel,
+                                               'trials': [[t['kind'], t['fault']['type'], t['io_words']]
+                                                          for t in trials]}))
+
+        # -- repair.yml: a deactivated pool whose metadata superblock was overwritten ----------
+        down = dm.module('dm_thin_repair', pool=pool, state='deactivated')
+        assert down['changed'] and sorted(down['users']) == sorted(vols + [snap]), down
+        live = devices(dm)
+        assert [line.split()[2] for line in live[pool]['table']] == ['error'], live[pool]
+        assert not [n for n in vols + [snap] if n in live], 'the users of the pool are still there'
+        setup = guest(dm, {'op': 'zero', 'dev': mapper(meta), 'offset': 0, 'length': 8},
+                      {'op': 'run', 'argv': ['thin_check', mapper(meta)]},
+                      {'op': 'run', 'argv': ['truncate', '-s', '8M', top + '/spare.img']},
+                      {'op': 'run', 'argv': ['losetup', '--find', '--show', top + '/spare.img']})
+        assert setup[1]['rc'] != 0, 'thin_check passed on the overwritten superblock: %s' % setup[1]
+        assert setup[3]['rc'] == 0, setup[3]
+        spare = setup[3]['stdout'].strip()
+
+        refused = dm.module('dm_thin_repair', expect_failure=True, pool=pool)
+        assert 'spare: not given' in refused['msg'], refused
+        live = devices(dm)
+        assert live[pool]['table'][0].split()[2] == 'error' and live[pool]['suspended'] == 'Active', live[pool]
+
+        run = dm.playbook(REPAIR, extra_vars={'thin_stack_name': thin, 'thin_stack_loop_dir': top,
+                                              'sts_repair_spare': spare})
+        ok(run, host)
+        result = task(run, 'Stop, repair into the spare, swap, start, verify')
+        assert result['repaired'] and result['healthy'] and result['data_intact'] is True, result
+        assert any('thin_check of %s failed' % mapper(meta) in r for r in result['reasons']), result['reasons']
+        assert sorted(r['volume'] for r in result['data']) == sorted(vols), result['data']
+        assert result['metadata'] == spare and result['backup_file'], result
+        live = devices(dm)
+        spare_devno = guest(dm, {'op': 'run', 'argv': ['lsblk', '-dno', 'MAJ:MIN', spare]})[0]['stdout'].strip()
+        assert live[pool]['table'][0].split()[2:4] == ['thin-pool', spare_devno], (live[pool], spare_devno)
+        assert all(live[n]['suspended'] == 'Active' for n in vols + [snap] + [pool]), live
+        shas = guest(dm, *[{'op': 'sha', 'dev': mapper(v), 'offset': 0, 'length': KNOWN_SECTORS} for v in vols])
+        assert [s['sha256'] for s in shas] == [sums[v] for v in vols], 'the data read back differs after the repair'
+        record_property('figures', json.dumps({'suite': 'repair playbook', 'host': host, 'kernel': dm.kernel,
+                                               'reasons': result['reasons'], 'actions': len(result['actions'])}))
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+        gone = dm.batch([{'module': s['module'], 'args': dict(s['args'], state='absent')} for s in reversed(stacks)])
+        steps = [{'op': 'cleanup', 'prefix': prefix}]
+        if spare:
+            steps.append({'op': 'run', 'argv': ['losetup', '--detach', spare]})
+        steps += [{'op': 'run', 'argv': ['rm', '-rf', top]},
+                  {'op': 'run', 'argv': ['find', '/var/lib/sts-devicemapper/repairs', '-maxdepth', '1', '-name',
+                                         pool + '.*', '-delete']}]
+        guest(dm, *steps)
+    assert all(r['_status'] == 'ok' for r in gone), gone

@@ -1,0 +1,164 @@
+"""Unit tests of the fault trials (_fault_trial) on a stateful stand-in of the kernel's dm devices
+(test_dm_ops.StatefulKernel) and a stand-in of the workload's I/O: the stacks read from their
+records, the trial's steps (inject, workload, what the layers say, heal, data), the words of the
+report, check mode, and the refusals before anything is touched. The faults themselves are tried
+on the lab guests (tests/integration/dm/test_fault_playbooks.py)."""
+
+import json
+import os
+
+import pytest
+
+from argv_check import assert_argv
+from test_dm_ops import StatefulKernel
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._fault_trial import (
+    FaultTrialRunner, StackView, did, io_summary, io_words)
+
+DATA = '0 8192 linear 7:0 4096'
+
+
+def write_record(tmp_path, name, data):
+    os.makedirs(str(tmp_path / name))
+    with open(str(tmp_path / name / 'state.json'), 'w') as handle:
+        json.dump(data, handle)
+
+
+@pytest.fixture
+def thin(tmp_path):
+    write_record(tmp_path, 's0', {'volumes': ['v1'], 'snapshots': ['v1s'], 'checksums': {'v1': 'aa'}})
+    kernel = StatefulKernel()
+    kernel.add('s0_meta', '0 4096 linear 7:0 0')
+    kernel.add('s0_data', DATA)
+    kernel.add('s0_pool', '0 8192 thin-pool /dev/mapper/s0_meta /dev/mapper/s0_data 128 0')
+    kernel.add('v1', '0 1024 thin /dev/mapper/s0_pool 1')
+    kernel.add('v1s', '0 1024 thin /dev/mapper/s0_pool 2')
+    return kernel
+
+
+class FakeIO(object):
+    """Reads and writes fail while the data device's table is ``error``; every op takes 5 ms."""
+
+    def __init__(self, kernel, sums):
+        self.kernel, self.sums, self.ops = kernel, sums, []
+
+    def _broken(self):
+        return 'error' in self.kernel.devices['s0_data']['live']
+
+    def read(self, path, offset):
+        self.ops.append(('read', path, offset, self._broken()))
+        return (False, 'Input/output error', 5.0) if self._broken() else (True, None, 5.0)
+
+    def write(self, path, offset, create=False):
+        self.ops.append(('write', path, offset, self._broken()))
+        return (False, 'Input/output error', 5.0) if self._broken() else (True, None, 5.0)
+
+    def sha256(self, path, nbytes):
+        return self.sums[path]
+
+    def remove(self, path):
+        self.ops.append(('remove', path))
+
+
+class TrialModule(object):
+    def __init__(self, kernel, params, check_mode=False):
+        self.kernel = kernel
+        self.params = dict(dict(duration=0, faults=None, udev_timeout=0), **params)
+        self.check_mode = check_mode
+        self._diff = False
+        self.no_log_values = set()
+        self.warnings = []
+
+    def get_bin_path(self, name, required=False):
+        return '/usr/sbin/' + name
+
+    def run_command(self, argv, data=None, binary_data=False, environ_update=None):
+        assert_argv(argv)
+        if os.path.basename(argv[0]) == 'findmnt':
+            return 0, '', ''
+        return self.kernel(['dmsetup'] + list(argv[1:]), data)
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+
+def run(kernel, tmp_path, sums, check_mode=False, **params):
+    module = TrialModule(kernel, dict(params, record_dir=str(tmp_path / 'faults')), check_mode=check_mode)
+    ticks = iter(range(1000))
+    runner = FaultTrialRunner(module, io=FakeIO(kernel, sums), clock=lambda: next(ticks))
+    runner.run()
+    return runner
+
+
+def test_an_error_trial_breaks_the_data_device_runs_the_workload_heals_and_checks_the_data(thin, tmp_path):
+    runner = run(thin, tmp_path, {'/dev/mapper/v1': 'aa'}, stacks=[{'kind': 'thin', 'name': 's0', 'dir': str(tmp_path)}],
+                 faults=[{'fault': {'type': 'error'}}])
+    (trial,) = runner.result['trials']
+    assert trial['device'] == 's0_data' and trial['table_injected'] == ['0 8192 error']
+    assert trial['healed'] and trial['table_after'] == [DATA] and thin.devices['s0_data']['live'] == DATA
+    # reads of both thins and writes past the known data of the volume only, all under the fault
+    assert [op[:3] for op in runner.io.ops] == [('read', '/dev/mapper/v1', 0), ('write', '/dev/mapper/v1', 262144),
+                                                ('read', '/dev/mapper/v1s', 0)]
+    assert all(op[3] for op in runner.io.ops)
+    assert trial['io'] == dict(reads_ok=0, reads_failed=2, writes_ok=0, writes_failed=1, slowest_read_ms=5.0,
+                               slowest_write_ms=5.0, errors=['Input/output error'])
+    assert trial['during']['s0_pool']['mode'] == 'rw' and trial['after']['s0_pool']['failed'] is False
+    assert trial['did'] == ['pool s0_pool: mode rw, so after the heal too', 'thin devices v1, v1s: active throughout']
+    assert trial['data'] == [{'volume': 'v1', 'path': '/dev/mapper/v1', 'sha256': 'aa', 'expected': 'aa',
+                              'intact': True}]
+    assert runner.result['data_verified'] is True and runner.result['problems'] == []
+    assert not os.listdir(str(tmp_path / 'faults'))
+
+
+def test_data_that_differs_after_the_heal_is_a_problem(thin, tmp_path):
+    runner = run(thin, tmp_path, {'/dev/mapper/v1': 'bb'}, stacks=[{'kind': 'thin', 'name': 's0', 'dir': str(tmp_path)}],
+                 faults=[{'fault': {'type': 'delay', 'read_ms': 5}, 'duration': 0}])
+    assert runner.result['data_verified'] is False
+    assert runner.result['problems'] == ['thin stack s0, delay under data: the known data differs after the heal (v1)']
+
+
+def test_check_mode_plans_every_trial_and_does_no_io(thin, tmp_path):
+    runner = run(thin, tmp_path, {}, check_mode=True, stacks=[{'kind': 'thin', 'name': 's0', 'dir': str(tmp_path)}])
+    assert [t['fault']['type'] for t in runner.result['trials']] == ['error', 'flakey', 'delay']
+    assert runner.result['trials'][2]['table_injected'] == ['0 8192 delay 7:0 4096 100 7:0 4096 100']
+    assert runner.io.ops == [] and thin.devices['s0_data']['live'] == DATA and runner.result['data_verified'] is None
+
+
+@pytest.mark.parametrize('stacks, faults, needle', [
+    ([{'kind': 'thin', 'name': 'nope'}], None, 'thin stack nope: no record at '),
+    ([{'kind': 'thin', 'name': 's0'}], [{'fault': {'type': 'error'}, 'layer': 'origin'}],
+     "stack.layer 'origin': a stack of kind thin carves metadata, data"),
+    ([{'kind': 'thin', 'name': 's0'}], [{'fault': 'error'}], "faults: item {'fault': 'error'}: expected a fault"),
+    ([{'kind': 'thin', 'name': 's0'}], [{'fault': {'type': 'error'}, 'duration': -1}], 'faults: duration -1'),
+    ([], None, 'stacks: expected at least one stack'),
+])
+def test_bad_trials_are_refused_before_anything_is_touched(thin, tmp_path, stacks, faults, needle):
+    for stack in stacks:
+        stack['dir'] = str(tmp_path)
+    with pytest.raises(DmError) as err:
+        run(thin, tmp_path, {}, stacks=stacks, faults=faults)
+    assert needle in err.value.msg and thin.calls == []
+
+
+def test_stack_views_of_the_cache_and_era_records(tmp_path):
+    write_record(tmp_path, 'c0', {'workload': {'bytes': 1048576, 'sha256': 'cc'}})
+    write_record(tmp_path, 'e0', {'workload': None})
+    cache = StackView('cache', 'c0', str(tmp_path))
+    assert cache.top == ['c0'] and cache.known == [('c0', '/dev/mapper/c0', 1048576, 'cc')] and cache.watch == {'c0': 'cache'}
+    era = StackView('era', 'e0', str(tmp_path))
+    assert era.known == [] and era.watch == {'e0': 'era'}
+
+
+def test_the_words_of_the_report():
+    before = {'p': {'role': 'pool', 'present': True, 'mode': 'rw'},
+              'c': {'role': 'cache', 'present': True, 'metadata_mode': 'rw', 'read_hits': 10, 'read_misses': 4}}
+    during = {'p': {'role': 'pool', 'present': True, 'mode': 'ro', 'needs_check': True},
+              'c': {'role': 'cache', 'present': True, 'metadata_mode': 'rw', 'read_hits': 15, 'read_misses': 5}}
+    after = {'p': {'role': 'pool', 'present': True, 'failed': True, 'status': 'Fail'}, 'c': during['c']}
+    assert did(before, during, after, {'/mnt/x': 'ro'}, {'/mnt/x': 'ro'}) == [
+        'cache c: metadata rw, so after the heal too (5 reads served from the cache, 1 from the origin meanwhile)',
+        'pool p: mode rw -> mode ro, needs_check under the fault, failed (status Fail) after the heal',
+        'filesystem on /mnt/x: ro under the fault, ro after the heal']
+    io = io_summary([('read', True, None, 1.0), ('read', False, 'Input/output error', 3.5), ('write', True, None, 120.0)])
+    assert io_words(io) == ('reads 1 ok, 1 failed; writes 1 ok, 0 failed; slowest read 4 ms; slowest write 120 ms '
+                            '(Input/output error)')
