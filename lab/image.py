@@ -53,6 +53,11 @@ def recipe_key(distro, recipe=None):
     return h.hexdigest()[:16]
 
 
+def packages_of(recipe, distro):
+    """The recipe's packages for every distro, then the distro's own (``distros.<d>.packages``)."""
+    return list(recipe["packages"]) + list(recipe["distros"][distro].get("packages", []))
+
+
 def image_dir(distro):
     return os.path.join(cache_dir(), f"{distro}-{recipe_key(distro)}")
 
@@ -257,7 +262,7 @@ def _build_locked(distro, suite, key, recipe, final):
     try:
         _run_with_progress(
             ["debootstrap", f"--variant={recipe['variant']}", f"--keyring={hostdeps.KEYRING}",
-             "--include=" + ",".join(recipe["packages"]), suite, root, mirror],
+             "--include=" + ",".join(packages_of(recipe, distro)), suite, root, mirror],
             distro, log)
         _install_guest_files(root, distro)
         kernels = sorted(glob.glob(os.path.join(root, "boot/vmlinuz-*")))
@@ -282,7 +287,7 @@ def _build_locked(distro, suite, key, recipe, final):
         manifest = {
             "distro": distro, "suite": suite, "key": key,
             "kernel": os.path.basename(kernels[-1])[len("vmlinuz-"):],
-            "packages": {p: versions.get(p) for p in recipe["packages"]},
+            "packages": {p: versions.get(p) for p in packages_of(recipe, distro)},
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.monotonic() - start),
         }

@@ -191,6 +191,22 @@ def dust(t):
     return {'device': t[0], 'mode': t[1], 'failing': t[1] == 'fail_read_on_bad_block', 'quiet': t[2] == 'quiet'}
 
 
+def vdo(t):
+    """``<storage device> <mode> <recovering|-> <index state> <compression state> <used> <total physical blocks>``.
+
+    Blocks of 4096 bytes; the used blocks count the index and metadata too (most of a small
+    volume), so deduplication shows as the used count growing less than the data written.
+    """
+    out = {'storage_device': t[0], 'mode': t[1], 'recovering': t[2] == 'recovering', 'index_state': t[3],
+           'compression_state': t[4], 'used_physical_blocks': int(t[5]), 'total_physical_blocks': int(t[6])}
+    out['free_physical_blocks'] = out['total_physical_blocks'] - out['used_physical_blocks']
+    out['deduplicating'] = out['index_state'] == 'online'
+    out['compressing'] = out['compression_state'] == 'online'
+    out['read_only'] = out['mode'] == 'read-only'
+    out['failed'] = False
+    return out
+
+
 def crypt(t):
     """dm-crypt reports nothing in its status."""
     return {}
@@ -200,7 +216,7 @@ PARSERS = {
     'thin-pool': thin_pool, 'thin': thin, 'cache': cache, 'era': era, 'snapshot': snapshot,
     'snapshot-merge': snapshot, 'raid': raid, 'mirror': mirror, 'integrity': integrity,
     'writecache': writecache, 'striped': striped, 'multipath': multipath, 'verity': verity,
-    'delay': delay, 'dust': dust, 'crypt': crypt,
+    'delay': delay, 'dust': dust, 'crypt': crypt, 'vdo': vdo,
 }
 _FAILED = ('Fail', 'Error')
 

@@ -33,7 +33,8 @@ verity options come back in the kernel's order (``ignore_corruption`` before
 ``ignore_zero_blocks``); cache echoes its constructor arguments exactly as given. The
 canonical forms of thin-pool features and writecache options follow the order in which the
 kernel emits them. Debian's cloud kernels (6.1 and 6.12) have no dm-dust; raid10 is refused
-there without metadata devices ("unsupported raid10 layout").
+there without metadata devices ("unsupported raid10 layout"). vdo (6.12 only; 6.1 has no
+dm-vdo) echoes its table word for word as it was loaded.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -1189,6 +1190,163 @@ class Switch(Target):
         return [dev for dev, _off in self.params['paths']]
 
 
+class Vdo(Target):
+    """``vdo V4 <storage dev> <storage size> <minimum I/O size> <block map cache> <block map period> [<key> <value>]...``.
+
+    Sizes in the table are 4096-byte blocks (the storage size, the block map cache and
+    ``maxDiscard``), the minimum I/O size in bytes (512 or 4096). Optional pairs: the thread
+    counts ``ack``, ``bio``, ``bioRotationInterval``, ``cpu``, ``hash``, ``logical``,
+    ``physical``, then ``maxDiscard``, ``deduplication`` and ``compression`` (``on`` or ``off``).
+    Only the V4 form (the one the kernel documents) is modelled. The kernel echoes the
+    table exactly as it was loaded (its words, in their order: a path stays a path), so the
+    canonical form is the table as given; ``differences`` compares the values, so a pair
+    named at its default, or pairs in another order (a table lvm wrote), are the same device.
+    The storage must have been formatted for VDO (``vdoformat``, Debian's ``vdo`` package).
+    """
+    name = 'vdo'
+    device_keys = ('storage_dev',)
+    VERSION = 'V4'
+    BLOCK = 8  # sectors in a 4096-byte block
+    IO_SIZES = (512, 4096)
+    MAX_PERIOD = 16380
+    # table key, option of from_params, minimum, maximum, the kernel's default; the kernel's limits
+    COUNTS = (('ack', 'ack_threads', 0, 100, 1), ('bio', 'bio_threads', 1, 100, 4),
+              ('bioRotationInterval', 'bio_rotation_interval', 1, 1024, 64), ('cpu', 'cpu_threads', 1, 100, 1),
+              ('hash', 'hash_threads', 0, 100, 0), ('logical', 'logical_threads', 0, 60, 0),
+              ('physical', 'physical_threads', 0, 16, 0), ('maxDiscard', 'max_discard', 1, 0xffffffff // 4096, 1))
+    SWITCHES = (('deduplication', 'deduplication', 'on'), ('compression', 'compression', 'off'))
+    ORDER = tuple(c[0] for c in COUNTS) + tuple(s[0] for s in SWITCHES)
+    OPTIONS = ('storage_dev', 'physical_size', 'minimum_io_size', 'block_map_cache_size', 'block_map_period') + tuple(
+        c[1] for c in COUNTS) + tuple(s[1] for s in SWITCHES)
+
+    @classmethod
+    def _blocks(cls, value, what, minimum=1):
+        """A size (sectors or units) -> whole 4096-byte blocks."""
+        sectors = _sectors(value, what)
+        if sectors % cls.BLOCK or sectors < minimum * cls.BLOCK:
+            raise DmError('%s: %r (%d sectors); expected a whole number of 4 KiB blocks (8 sectors), at least %d'
+                          % (what, value, sectors, minimum))
+        return sectors // cls.BLOCK
+
+    @staticmethod
+    def _switch(value, what):
+        if value is True or value == 'on':
+            return 'on'
+        if value is False or value == 'off':
+            return 'off'
+        raise DmError('%s: %r; expected true or false (on or off)' % (what, value))
+
+    @classmethod
+    def _check(cls, values, pairs):
+        """The checks of the kernel's constructor that need no device: ranges, zones, cache."""
+        if values['minimum_io_size'] not in cls.IO_SIZES:
+            raise DmError('vdo minimum_io_size: %r; expected 512 or 4096 (bytes)' % (values['minimum_io_size'],))
+        _int(values['block_map_period'], 'vdo block_map_period', 1, cls.MAX_PERIOD)
+        limits = dict((c[0], c) for c in cls.COUNTS)
+        for key, value in pairs:
+            if key in limits:
+                what = 'vdo %s%s' % (limits[key][1], ' (4 KiB blocks)' if key == 'maxDiscard' else '')
+                _int(value, what, limits[key][2], limits[key][3])
+        counts = dict(pairs)
+        zones = [(k, int(counts.get(k, 0))) for k in ('hash', 'logical', 'physical')]
+        if len(set(n == 0 for _k, n in zones)) > 1:
+            raise DmError('vdo hash_threads, logical_threads, physical_threads: %s; expected all 0 or all > 0'
+                          % ', '.join('%d' % n for _k, n in zones))
+        need = 4096 * zones[1][1]
+        if values['cache_blocks'] < need:
+            raise DmError('vdo block_map_cache_size: %d blocks of 4 KiB; expected at least %d (4096 per logical thread, '
+                          '%d logical threads)' % (values['cache_blocks'], need, zones[1][1]))
+
+    @classmethod
+    def from_params(cls, params):
+        unknown = sorted(set(params) - set(cls.OPTIONS))
+        if unknown:
+            raise DmError('vdo target: unknown option(s) %s; expected %s' % (', '.join(unknown), ', '.join(cls.OPTIONS)))
+        if params.get('physical_size') is None:
+            raise DmError('vdo target: option physical_size is required (the size vdoformat gave the VDO volume)')
+        values = dict(storage_dev=_device(params.get('storage_dev'), 'vdo storage_dev'),
+                      physical_blocks=cls._blocks(params['physical_size'], 'vdo physical_size'),
+                      minimum_io_size=_int(params.get('minimum_io_size', 4096), 'vdo minimum_io_size'),
+                      cache_blocks=cls._blocks(params.get('block_map_cache_size', '128MiB'), 'vdo block_map_cache_size'),
+                      block_map_period=_int(params.get('block_map_period', cls.MAX_PERIOD), 'vdo block_map_period'))
+        pairs = []
+        for key, option, _low, _high, _default in cls.COUNTS:
+            if params.get(option) is None:
+                continue
+            if key == 'maxDiscard':
+                pairs.append((key, cls._blocks(params[option], 'vdo max_discard')))
+            else:
+                pairs.append((key, _int(params[option], 'vdo ' + option)))
+        for key, option, _default in cls.SWITCHES:
+            if params.get(option) is not None:
+                pairs.append((key, cls._switch(params[option], 'vdo ' + option)))
+        cls._check(values, pairs)
+        return cls(pairs=pairs, **values)
+
+    @classmethod
+    def parse(cls, args):
+        t = _tokens(args)
+        if t[:1] != [cls.VERSION]:
+            raise DmError('vdo: table version %r; expected %s (<storage dev> <storage blocks> <minimum I/O size> '
+                          '<block map cache blocks> <block map period> [<key> <value>]...)'
+                          % (t[0] if t else '', cls.VERSION))
+        head = _take(t, 1, 5, 'vdo')
+        rest = t[6:]
+        if len(rest) % 2:
+            raise DmError('vdo: optional arguments come as <key> <value> pairs; got %d word(s): %r'
+                          % (len(rest), ' '.join(rest)))
+        pairs = []
+        for key, value in zip(rest[0::2], rest[1::2]):
+            if key not in cls.ORDER:
+                raise DmError('vdo: optional argument %r is not one of %s' % (key, ', '.join(cls.ORDER)))
+            if key in ('deduplication', 'compression'):
+                if value not in ('on', 'off'):
+                    raise DmError('vdo %s: %r; expected on or off' % (key, value))
+                pairs.append((key, value))
+            else:
+                pairs.append((key, _int(value, 'vdo ' + key)))
+        values = dict(storage_dev=head[0], physical_blocks=_int(head[1], 'vdo storage size'),
+                      minimum_io_size=_int(head[2], 'vdo minimum I/O size'),
+                      cache_blocks=_int(head[3], 'vdo block map cache size'),
+                      block_map_period=_int(head[4], 'vdo block map period'))
+        cls._check(values, pairs)
+        return cls(pairs=pairs, **values)
+
+    def args(self):
+        p = self.params
+        out = [self.VERSION, p['storage_dev'], str(p['physical_blocks']), str(p['minimum_io_size']),
+               str(p['cache_blocks']), str(p['block_map_period'])]
+        for key, value in p['pairs']:
+            out += [key, str(value)]
+        return out
+
+    def settings(self):
+        """Every optional value in the kernel's terms, defaults filled in: what the device runs with."""
+        values = dict((c[0], c[4]) for c in self.COUNTS)
+        values.update((s[0], s[2]) for s in self.SWITCHES)
+        values.update(self.params['pairs'])
+        return values
+
+    def differences(self, live, resolve=None, kernel=None):
+        if live.name != self.name or not isinstance(live, Vdo):
+            return super(Vdo, self).differences(live, resolve, kernel)
+        out = []
+        heads = (('storage_dev', 'storage device'), ('physical_blocks', 'storage size (4 KiB blocks)'),
+                 ('minimum_io_size', 'minimum I/O size'), ('cache_blocks', 'block map cache (4 KiB blocks)'),
+                 ('block_map_period', 'block map period'))
+        for key, label in heads:
+            want, have = self.params[key], live.params[key]
+            if key == 'storage_dev':
+                want, have = resolved(want, resolve), resolved(have, resolve)
+            if want != have:
+                out.append('vdo %s: wanted %s, live %s' % (label, want, have))
+        want, have = self.settings(), live.settings()
+        for key in self.ORDER:
+            if want[key] != have[key]:
+                out.append('vdo %s: wanted %s, live %s' % (key, want[key], have[key]))
+        return out
+
+
 class Unknown(Target):
     """A target this module does not model: args kept as they are, compared as they are."""
     name = None
@@ -1223,7 +1381,7 @@ class Unknown(Target):
 
 TARGETS = dict((cls.name, cls) for cls in (
     Linear, Striped, Error, Zero, Delay, Flakey, Dust, ThinPool, Thin, Cache, Era, Snapshot, SnapshotOrigin,
-    SnapshotMerge, Mirror, Raid, Crypt, Integrity, Verity, Writecache, Multipath, Unstriped, Switch))
+    SnapshotMerge, Mirror, Raid, Crypt, Integrity, Verity, Writecache, Multipath, Unstriped, Switch, Vdo))
 
 
 def target_class(name):

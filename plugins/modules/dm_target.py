@@ -15,7 +15,7 @@ description:
     validated before anything runs, with errors naming the value and what was expected. No table strings.
   - Every kernel target is known (linear, striped, error, zero, delay, flakey, dust, thin-pool, thin, cache,
     era, snapshot, snapshot-origin, snapshot-merge, mirror, raid, crypt, integrity, verity, writecache,
-    multipath, unstriped, switch).
+    multipath, unstriped, switch, vdo).
   - For O(type=thin) it also makes sure the thin's dev_id exists in its pool (C(create_thin), or
     C(create_snap) of O(snapshot_of), suspending the active origin and resuming it whatever happens);
     for O(type=thin-pool) it can reserve or release the pool's metadata snapshot.
@@ -43,7 +43,7 @@ options:
       - The target type of a one-segment table. Use O(segments) for several.
     type: str
     choices: [cache, crypt, delay, dust, era, error, flakey, integrity, linear, mirror, multipath, raid,
-              snapshot, snapshot-merge, snapshot-origin, striped, switch, thin, thin-pool, unstriped, verity,
+              snapshot, snapshot-merge, snapshot-origin, striped, switch, thin, thin-pool, unstriped, vdo, verity,
               writecache, zero]
   length:
     description:
@@ -76,6 +76,15 @@ options:
         C(chunk_size), C(raid_params), C(devices) (C(metadata), C(data)). V(multipath): C(features),
         C(hw_handler), C(groups) (C(selector), C(paths)), C(first_group). V(unstriped): C(stripes),
         C(chunk_size), C(stripe), C(device), C(offset). V(switch): C(region_size), C(devices), C(options)."
+      - "V(vdo) (kernel 6.9 or later; storage formatted by C(vdoformat) first, whose logical size is the segment's
+        O(length)): C(storage_dev), C(physical_size) (required: the size C(vdoformat) gave the volume), C(minimum_io_size)
+        (V(512) or V(4096) bytes; default V(4096)), C(block_map_cache_size) (default V(128MiB); at least 16 MiB per
+        logical thread), C(block_map_period) (V(1) to V(16380), the default), the thread counts C(ack_threads),
+        C(bio_threads), C(bio_rotation_interval), C(cpu_threads), C(hash_threads), C(logical_threads),
+        C(physical_threads) (the last three all 0 or all > 0), C(max_discard) (a size), C(deduplication) and
+        C(compression) (booleans). Sizes are whole 4 KiB blocks. An option left out is left out of the table
+        and takes the kernel's default; the kernel echoes the table as it was loaded, and a table that names a
+        default, or names the same values in another order, is the same device."
     type: dict
   segments:
     description:
@@ -143,7 +152,7 @@ options:
         description: As O(type).
         type: str
         choices: [cache, crypt, delay, dust, era, error, flakey, integrity, linear, mirror, multipath, raid,
-                  snapshot, snapshot-merge, snapshot-origin, striped, switch, thin, thin-pool, unstriped, verity,
+                  snapshot, snapshot-merge, snapshot-origin, striped, switch, thin, thin-pool, unstriped, vdo, verity,
                   writecache, zero]
       length:
         description: As O(length).

@@ -164,3 +164,58 @@ def test_dust_says_whether_its_bad_blocks_fail():
     assert parse_status('dust', '253:16 bypass verbose') == {
         'raw': '253:16 bypass verbose', 'device': '253:16', 'mode': 'bypass', 'failing': False, 'quiet': False}
     assert parse_status('dust', '253:16 fail_read_on_bad_block quiet')['failing'] is True
+
+
+def vdo_statuses():
+    """Every vdo status line Debian 13's kernel printed in the capture (fixtures/dm/vdo_capture_guest.py)."""
+    with open(os.path.join(FIXTURES, 'vdo-debian13.json')) as handle:
+        cap = json.load(handle)
+    by_case = {}
+    for case in cap['cases']:
+        if case['case'] == 'dedup':
+            by_case.update(('dedup ' + s['what'], s['status']['stdout']) for s in case['steps'])
+        elif case.get('status', {}).get('rc') == 0:
+            by_case[case['case']] = case['status']['stdout']
+    return cap, dict((k, parse_status_line(v.splitlines()[0])) for k, v in by_case.items())
+
+
+def test_vdo_status_fields():
+    cap, st = vdo_statuses()
+    assert len(st) == 11
+    fresh = st['minimal']
+    assert fresh['target_type'] == 'vdo' and 'unparsed' not in fresh
+    assert (fresh['storage_device'], fresh['mode'], fresh['recovering']) == (cap['loop'], 'normal', False)
+    assert (fresh['index_state'], fresh['deduplicating'], fresh['compression_state'], fresh['compressing']) == (
+        'online', True, 'offline', False)
+    assert (fresh['used_physical_blocks'], fresh['total_physical_blocks'], fresh['free_physical_blocks']) == (
+        714738, 786432, 786432 - 714738)
+    assert (fresh['read_only'], fresh['failed']) == (False, False)
+    # reloaded with compression on, then a message turned it off again
+    assert st['reload-modifiable']['compressing'] is True and st['message-compression-off']['compressing'] is False
+    # deduplication off in the table: the index is closed
+    assert (st['all-options']['index_state'], st['all-options']['deduplicating']) == ('closed', False)
+
+
+def test_vdo_status_shows_deduplication_as_blocks_not_used():
+    """4 MiB (1024 blocks) written, the same 4 MiB at another offset, then 4 MiB of other data."""
+    _cap, st = vdo_statuses()
+    used = [st['dedup ' + w]['used_physical_blocks'] for w in ('before', 'first copy', 'second copy', 'other data')]
+    grew = [b - a for a, b in zip(used, used[1:])]
+    assert grew[0] >= 1024 and grew[2] >= 1024, grew
+    assert grew[1] < 64, grew
+
+
+@pytest.mark.parametrize('args,expected', [
+    ('/dev/vdb read-only recovering error offline 10 20', {'read_only': True, 'recovering': True,
+                                                           'index_state': 'error', 'deduplicating': False}),
+    ('/dev/vdb recovering - opening offline 10 20', {'mode': 'recovering', 'recovering': False,
+                                                     'index_state': 'opening'}),
+])
+def test_vdo_status_documented_states(args, expected):
+    """Modes and index states the kernel documents that a healthy lab volume does not show."""
+    parsed = parse_status('vdo', args)
+    assert dict((k, parsed[k]) for k in expected) == expected
+
+
+def test_vdo_status_cut_short_is_kept_raw():
+    assert parse_status('vdo', '/dev/vdb normal - online') == {'raw': '/dev/vdb normal - online', 'unparsed': True}

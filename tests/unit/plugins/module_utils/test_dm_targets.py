@@ -1,3 +1,6 @@
+import json
+import os
+
 import pytest
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Segment, Table
@@ -5,6 +8,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets impor
     TARGETS, Crypt, DmError, Flakey, ThinPool, from_params, kernel_version, parse_target)
 
 KEY = 'a5' * 32
+VDO = {'storage_dev': '/dev/loop0', 'physical_size': '3G', 'block_map_cache_size': '16MiB'}
 
 # (type, typed options as dm_target will pass them, the args they must format to)
 FROM_PARAMS = [
@@ -66,6 +70,14 @@ FROM_PARAMS = [
      '1 queue_if_no_path 0 1 1 service-time 0 1 2 7:1 1 1'),
     ('unstriped', {'stripes': 2, 'chunk_size': '64KiB', 'stripe': 0, 'device': '7:4'}, '2 128 0 7:4 0'),
     ('switch', {'region_size': 64, 'devices': ['7:10', '7:11']}, '2 64 0 7:10 0 7:11 0'),
+    ('vdo', {'storage_dev': '/dev/loop0', 'physical_size': '3G', 'block_map_cache_size': '16MiB'},
+     'V4 /dev/loop0 786432 4096 4096 16380'),
+    ('vdo', {'storage_dev': '7:0', 'physical_size': 6291456, 'minimum_io_size': 512, 'block_map_cache_size': '32MiB',
+             'block_map_period': 100, 'compression': True, 'deduplication': False, 'max_discard': '64KiB',
+             'physical_threads': 1, 'logical_threads': 1, 'hash_threads': 1, 'cpu_threads': 2,
+             'bio_rotation_interval': 32, 'bio_threads': 2, 'ack_threads': 2},
+     'V4 7:0 786432 512 8192 100 ack 2 bio 2 bioRotationInterval 32 cpu 2 hash 1 logical 1 physical 1 maxDiscard 16'
+     ' deduplication off compression on'),
 ]
 
 
@@ -126,7 +138,34 @@ def test_the_kernel_refusal_of_block_size_100_is_caught_before():
     ('writecache', {'origin': '7:1', 'cache_dev': '7:2', 'options': {'turbo': 1}}, "'turbo' is not one of"),
     ('delay', {'write': {'device': '7:1'}}, 'option read is required'),
     ('verity', {'data_dev': '7:1', 'hash_dev': '7:2', 'num_data_blocks': 1, 'digest': 'xyz'}, "verity digest: 'xyz'"),
-])
+] + [('vdo', dict(VDO, **extra), message) for extra, message in [
+    ({'storage_dev': 'loop0'}, "vdo storage_dev: 'loop0' is not a device"),
+    ({'physical_size': None}, 'vdo target: option physical_size is required'),
+    ({'physical_size': '3.5K'}, "vdo physical_size: '3.5K' (7 sectors); expected a whole number of 4 KiB blocks"),
+    ({'physical_size': 0}, 'vdo physical_size: 0 (0 sectors); expected a whole number of 4 KiB blocks (8 sectors), '
+                           'at least 1'),
+    ({'minimum_io_size': 1024}, 'vdo minimum_io_size: 1024; expected 512 or 4096 (bytes)'),
+    ({'minimum_io_size': '4K'}, "vdo minimum_io_size: '4K' is not a whole number"),
+    ({'block_map_cache_size': '6KiB'}, "vdo block_map_cache_size: '6KiB' (12 sectors); expected a whole number"),
+    ({'block_map_period': 16381}, 'vdo block_map_period: 16381 is out of range; expected 1 to 16380'),
+    ({'block_map_period': 0}, 'vdo block_map_period: 0 is out of range; expected 1 to 16380'),
+    ({'ack_threads': 101}, 'vdo ack_threads: 101 is out of range; expected 0 to 100'),
+    ({'bio_threads': 0}, 'vdo bio_threads: 0 is out of range; expected 1 to 100'),
+    ({'cpu_threads': 'two'}, "vdo cpu_threads: 'two' is not a whole number"),
+    ({'bio_rotation_interval': 1025}, 'vdo bio_rotation_interval: 1025 is out of range; expected 1 to 1024'),
+    ({'logical_threads': 61, 'hash_threads': 1, 'physical_threads': 1, 'block_map_cache_size': '4G'},
+     'vdo logical_threads: 61 is out of range; expected 0 to 60'),
+    ({'physical_threads': 17, 'hash_threads': 1, 'logical_threads': 1}, 'vdo physical_threads: 17 is out of range; '
+                                                                        'expected 0 to 16'),
+    ({'hash_threads': 1}, 'vdo hash_threads, logical_threads, physical_threads: 1, 0, 0; expected all 0 or all > 0'),
+    ({'hash_threads': 2, 'logical_threads': 2, 'physical_threads': 2, 'block_map_cache_size': '16MiB'},
+     'vdo block_map_cache_size: 4096 blocks of 4 KiB; expected at least 8192 (4096 per logical thread, 2 logical'),
+    ({'max_discard': '2KiB'}, "vdo max_discard: '2KiB' (4 sectors); expected a whole number of 4 KiB blocks"),
+    ({'max_discard': '4GiB'}, 'vdo max_discard (4 KiB blocks): 1048576 is out of range; expected 1 to 1048575'),
+    ({'deduplication': 'maybe'}, "vdo deduplication: 'maybe'; expected true or false (on or off)"),
+    ({'compression': 1}, 'vdo compression: 1; expected true or false (on or off)'),
+    ({'dedupe': True}, 'vdo target: unknown option(s) dedupe; expected storage_dev, physical_size'),
+]])
 def test_validation_errors_name_the_value_and_what_was_expected(kind, params, message):
     with pytest.raises(DmError) as err:
         from_params(kind, params)
@@ -140,6 +179,13 @@ def test_validation_errors_name_the_value_and_what_was_expected(kind, params, me
     ('flakey', '7:0 0 5 5 1 explode', "unknown feature 'explode'"),
     ('cache', '7:1 7:2 7:3 128 1 writeback smq 0 extra', 'unexpected arguments after the policy args'),
     ('multipath', '0 0 1 1 round-robin 0 2 1 7:1 1', 'multipath path: expected 2 argument(s) from position 10, got 0'),
+    ('vdo', '/dev/loop0 786432 4096 4096 16380', "vdo: table version '/dev/loop0'; expected V4"),
+    ('vdo', 'V4 /dev/loop0 786432 4096', "vdo: expected 5 argument(s) from position 1, got 3: '/dev/loop0 786432 4096'"),
+    ('vdo', 'V4 /dev/loop0 786432 4096 4096 16380 maxDiscard', "pairs; got 1 word(s): 'maxDiscard'"),
+    ('vdo', 'V4 /dev/loop0 786432 4096 4096 16380 writePolicy sync', "optional argument 'writePolicy' is not one of ack"),
+    ('vdo', 'V4 /dev/loop0 786432 4096 4096 16380 compression yes', "vdo compression: 'yes'; expected on or off"),
+    ('vdo', 'V4 /dev/loop0 786432 4096 4096 16380 maxDiscard 0', 'vdo max_discard (4 KiB blocks): 0 is out of range'),
+    ('vdo', 'V4 /dev/loop0 lots 4096 4096 16380', "vdo storage size: 'lots' is not a whole number"),
 ])
 def test_parse_errors(kind, args, message):
     with pytest.raises(DmError) as err:
@@ -304,3 +350,119 @@ def test_options_set_to_none_take_their_defaults():
     target = from_params('striped', {'devices': ['7:1', '7:2'], 'chunk_size': None})
     assert target.args() == ['2', '128', '7:1', '0', '7:2', '0']
     assert from_params('thin', {'pool': '7:1', 'dev_id': 0, 'external_origin': None}).args() == ['7:1', '0']
+
+
+# -- vdo, learned from what Debian 13's kernel (6.12) echoed (fixtures/dm/vdo_capture_guest.py)
+def vdo_capture(distro='debian13'):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm', 'vdo-%s.json' % distro)) as handle:
+        return json.load(handle)
+
+
+def vdo_case(name):
+    return [c for c in vdo_capture()['cases'] if c['case'] == name][0]
+
+
+def loop_resolver():
+    loop = vdo_capture()['loop']
+    return lambda path: {loop: '7:%s' % loop[len('/dev/loop'):]}[path]
+
+
+def vdo_args(line):
+    """The args of a ``<start> <length> vdo ...`` table line."""
+    words = line.split()
+    assert words[2] == 'vdo', line
+    return words[3:]
+
+
+def test_vdo_echo_is_the_table_as_loaded_and_reads_back_the_same():
+    created = [c for c in vdo_capture()['cases'] if c.get('create', {}).get('rc') == 0]
+    assert [c['case'] for c in created] == ['minimal', 'all-options', 'other-order']
+    for case in created:
+        wanted = parse_target('vdo', vdo_args(case['given']), strict=True)
+        live = parse_target('vdo', vdo_args(case['table']['stdout']))
+        assert case['table']['stdout'].split() == case['given'].split()
+        assert wanted.canonical() == live.echoed() == vdo_args(case['given'])
+        assert wanted.differences(live, loop_resolver()) == []
+
+
+def test_vdo_typed_options_format_to_what_the_kernel_took():
+    """dm_target's options give, word for word, the tables the kernel accepted and echoed."""
+    loop = vdo_capture()['loop']
+    minimal = from_params('vdo', {'storage_dev': loop, 'physical_size': '3G', 'block_map_cache_size': '16MiB'})
+    assert minimal.args() == vdo_args(vdo_case('minimal')['table']['stdout'])
+    everything = from_params('vdo', dict(FROM_PARAMS[-1][1], storage_dev='7:0'))
+    assert everything.args() == vdo_args(vdo_case('all-options')['table']['stdout'])
+
+
+def test_vdo_defaults_named_or_reordered_are_the_same_device():
+    """A table lvm or a user wrote with the defaults spelled out, in its own order, is no difference."""
+    wanted = from_params('vdo', {'storage_dev': '7:0', 'physical_size': '3G', 'block_map_cache_size': '16MiB'})
+    live = parse_target('vdo', vdo_args(vdo_case('other-order')['table']['stdout']))
+    assert live.args() != wanted.args()
+    assert wanted.differences(live, loop_resolver()) == []
+
+
+def test_vdo_differences_name_each_value():
+    wanted = parse_target('vdo', vdo_args(vdo_case('all-options')['given']))
+    live = parse_target('vdo', vdo_args(vdo_case('minimal')['table']['stdout']))
+    assert wanted.differences(live, loop_resolver()) == [
+        'vdo minimum I/O size: wanted 512, live 4096', 'vdo block map cache (4 KiB blocks): wanted 8192, live 4096',
+        'vdo block map period: wanted 100, live 16380', 'vdo ack: wanted 2, live 1', 'vdo bio: wanted 2, live 4',
+        'vdo bioRotationInterval: wanted 32, live 64', 'vdo cpu: wanted 2, live 1', 'vdo hash: wanted 1, live 0',
+        'vdo logical: wanted 1, live 0', 'vdo physical: wanted 1, live 0', 'vdo maxDiscard: wanted 16, live 1',
+        'vdo deduplication: wanted off, live on', 'vdo compression: wanted on, live off']
+    other = from_params('vdo', {'storage_dev': '/dev/loop9', 'physical_size': '4G', 'block_map_cache_size': '16MiB'})
+    assert other.differences(live, lambda path: {'/dev/loop9': '7:9', '/dev/loop0': '7:0'}[path]) == [
+        'vdo storage device: wanted 7:9, live 7:0', 'vdo storage size (4 KiB blocks): wanted 1048576, live 786432']
+
+
+def test_vdo_reload_the_kernel_refused_left_the_table_it_had():
+    """A reload may change sizes, maxDiscard, deduplication and compression only; the kernel refused
+    the thread count and the cache size, and the live table stayed: the differences still say so."""
+    changed = vdo_case('reload-modifiable')
+    assert changed['reload']['rc'] == 0 and changed['table']['stdout'].split() == changed['given'].split()
+    for name, difference in (('reload-threads', 'vdo ack: wanted 2, live 1'),
+                             ('reload-cache', 'vdo block map cache (4 KiB blocks): wanted 8192, live 4096')):
+        case = vdo_case(name)
+        assert case['reload']['rc'] != 0 and 'Invalid argument' in case['reload']['stderr']
+        wanted = parse_target('vdo', vdo_args(case['given']), strict=True)
+        live = parse_target('vdo', vdo_args(case['table']['stdout']))
+        assert difference in wanted.differences(live)
+
+
+@pytest.mark.parametrize('case,message', [
+    ('refused-zones', 'vdo hash_threads, logical_threads, physical_threads: 1, 0, 0; expected all 0 or all > 0'),
+    ('refused-cache-per-logical', 'vdo block_map_cache_size: 4095 blocks of 4 KiB; expected at least 4096'),
+    ('refused-io-size', 'vdo minimum_io_size: 1024; expected 512 or 4096 (bytes)'),
+    ('refused-odd-pairs', "vdo: optional arguments come as <key> <value> pairs; got 1 word(s): 'maxDiscard'"),
+    ('refused-version', "vdo: table version 'V5'; expected V4"),
+])
+def test_vdo_tables_the_kernel_refused_are_refused_before(case, message):
+    entry = vdo_case(case)
+    assert entry['create']['rc'] != 0 and 'Invalid argument' in entry['create']['stderr']
+    with pytest.raises(DmError) as err:
+        parse_target('vdo', vdo_args(entry['given']), strict=True)
+    assert message in err.value.msg
+
+
+@pytest.mark.parametrize('case', ['refused-physical-size', 'refused-logical-smaller'])
+def test_vdo_sizes_that_do_not_match_the_format_only_the_kernel_sees(case):
+    """Only the formatted storage knows its sizes: the kernel refuses those tables (EIO), the model cannot."""
+    entry = vdo_case(case)
+    assert entry['create']['rc'] != 0 and 'Input/output error' in entry['create']['stderr']
+    assert parse_target('vdo', vdo_args(entry['given']), strict=True).args() == vdo_args(entry['given'])
+
+
+def test_vdo_other_table_versions_are_kept_as_echoed():
+    """An older table version (V2, as old vdo tools wrote) is not modelled: kept as it is, compared word by word."""
+    live = parse_target('vdo', 'V2 /dev/loop0 786432 4096 32768 16380 on auto vdo0 maxDiscard 1')
+    assert type(live).__name__ == 'Unknown' and live.name == 'vdo'
+    wanted = from_params('vdo', {'storage_dev': '/dev/loop0', 'physical_size': '3G'})
+    assert wanted.differences(live) == ["vdo args: wanted 'V4 /dev/loop0 786432 4096 32768 16380', "
+                                        "live 'V2 /dev/loop0 786432 4096 32768 16380 on auto vdo0 maxDiscard 1'"]
+
+
+def test_debian12_has_no_dm_vdo():
+    cap = vdo_capture('debian12')
+    assert cap['kernel'].startswith('6.1.') and cap['modprobe']['rc'] != 0 and 'dm-vdo' in cap['modprobe']['stderr']
+    assert [c['create']['rc'] for c in cap['cases']] == [1]
