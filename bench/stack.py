@@ -937,7 +937,7 @@ def _plot(run, figdir):
         ax.set_ylabel('wall time, s (median, min-max)')
         ax.set_title(size_title(size), fontsize=10)
         ax.grid(axis='y', alpha=0.3)
-        ax.legend(fontsize=6, loc='upper right')
+        ax.legend(fontsize=6, loc='best')
     for ax in flat[len(sizes):]:
         ax.axis('off')
     fig.suptitle('stack roles against the plain script (lab guests, software emulation)')
