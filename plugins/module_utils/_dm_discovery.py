@@ -18,10 +18,21 @@ hands the outputs to ``parse_all``, which is pure and unit-tested on captured ou
 ``dmsetup info -c`` columns and their meaning are the same in dmsetup 1.02.185 (Debian 12) and
 1.02.205 (Debian 13); when no device exists each of the three commands prints
 ``No devices found`` (info twice) with rc 0.
+
+Kernel facts (``KERNEL_FACTS``: one command each, whatever the number of devices):
+``parse_targets`` reads ``dmsetup targets`` (the targets the kernel has loaded, with their
+versions) and ``parse_version`` reads ``dmsetup version`` (library and driver versions); no one
+dmsetup command prints both. ``discover_kernel(run, which)`` runs the ones asked for.
+
+One device (``device_argvs(name)``: the same three commands naming it; dmsetup prints its
+table and status lines without the ``name:`` prefix then): ``parse_device`` -> its facts and
+Table, ``read_device(run, name)`` runs them (None when there is no such device).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
+
+import re
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_status import parse_status
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, parse_multi
@@ -39,6 +50,12 @@ TABLE_ARGV = ['dmsetup', 'table']
 STATUS_ARGV = ['dmsetup', 'status']
 DISCOVERY_ARGVS = (INFO_ARGV, TABLE_ARGV, STATUS_ARGV)
 NO_DEVICES = 'No devices found'
+TARGETS_ARGV = ['dmsetup', 'targets']
+VERSION_ARGV = ['dmsetup', 'version']
+# fact -> its one command
+KERNEL_FACTS = {'targets': TARGETS_ARGV, 'version': VERSION_ARGV}
+# what dmsetup says (rc 1) when the device named does not exist
+MISSING = 'Device does not exist'
 # dm-era answers a status read through its worker, which is stopped while the device is
 # suspended: the read (and so a plain `dmsetup status`) would wait until it is resumed.
 STATUS_WAITS_FOR_RESUME = ('era',)
@@ -171,3 +188,109 @@ def select(facts, names=None, target_types=None, uuid_prefix=None):
             continue
         out[name] = dev
     return out
+
+
+# "thin-pool        v1.23.0"
+_TARGET_RE = re.compile(r'\A(\S+)\s+v(\d+\.\d+\.\d+)\Z')
+# "Library version:   1.02.205 (2025-02-27)" / "Driver version:    4.48.0"
+_VERSION_RE = re.compile(r'\A(Library|Driver) version:\s+(\d+(?:\.\d+)+)(?:\s+\(.*\))?\Z')
+
+
+def parse_targets(text):
+    """``dmsetup targets`` -> ``{target name: 'major.minor.patch'}`` (the ``v`` dropped)."""
+    out = {}
+    for line in (text or '').splitlines():
+        if not line.strip():
+            continue
+        match = _TARGET_RE.match(line.strip())
+        if not match:
+            raise DmError('dmsetup targets line %r: expected "<target name> v<major>.<minor>.<patch>"' % line)
+        out[match.group(1)] = match.group(2)
+    return out
+
+
+def parse_version(text):
+    """``dmsetup version`` -> ``{'library': '1.02.205', 'driver': '4.48.0'}`` (the library's date dropped)."""
+    out = {}
+    for line in (text or '').splitlines():
+        if not line.strip():
+            continue
+        match = _VERSION_RE.match(line.strip())
+        if not match:
+            raise DmError('dmsetup version line %r: expected "Library version: X.Y.Z (date)" or '
+                          '"Driver version: X.Y.Z"' % line)
+        out[match.group(1).lower()] = match.group(2)
+    missing = [key for key in ('library', 'driver') if key not in out]
+    if missing:
+        raise DmError('dmsetup version output %r: expected a library and a driver version; no %s'
+                      % (text, ' or '.join(missing)))
+    return out
+
+
+KERNEL_PARSERS = {'targets': parse_targets, 'version': parse_version}
+
+
+def discover_kernel(run, which=('targets', 'version')):
+    """``{fact: parsed}`` for each of ``which`` (keys of ``KERNEL_FACTS``), one command each."""
+    out = {}
+    for fact in which:
+        argv = KERNEL_FACTS[fact]
+        rc, stdout, stderr = run(list(argv))
+        if rc != 0:
+            raise DmError('%s failed (rc %d): %s' % (' '.join(argv), rc, (stderr or stdout).strip()),
+                          cmd=list(argv), rc=rc, stdout=stdout, stderr=stderr)
+        out[fact] = KERNEL_PARSERS[fact](stdout)
+    return out
+
+
+def device_argvs(name):
+    """``(info, table, status)`` argvs of one device: the discovery commands naming it."""
+    return INFO_ARGV + ['--', name], TABLE_ARGV + ['--', name], STATUS_ARGV + ['--', name]
+
+
+def _prefixed(name, text):
+    return ''.join('%s: %s\n' % (name, line.rstrip()) for line in (text or '').splitlines() if line.strip())
+
+
+def parse_device(name, info_text, table_text, status_text, unreadable=False):
+    """One device's outputs (``device_argvs``) -> ``(facts, Table)`` as ``parse_all`` gives them for it.
+
+    ``unreadable``: its status was not asked for (a suspended era device); see ``parse_all``."""
+    facts, tables = parse_all(info_text, _prefixed(name, table_text), _prefixed(name, status_text),
+                              unreadable=(name,) if unreadable else ())
+    if name not in facts:
+        raise DmError('dmsetup info of device %s: expected its row, got %r' % (name, info_text))
+    return facts[name], tables[name]
+
+
+def run_device(run, argv):
+    """stdout of one device's command; None when the device does not exist; DmError on another failure."""
+    rc, stdout, stderr = run(list(argv))
+    if rc != 0:
+        if MISSING in (stderr or ''):
+            return None
+        raise DmError('%s failed (rc %d): %s' % (' '.join(argv), rc, (stderr or stdout).strip()),
+                      cmd=list(argv), rc=rc, stdout=stdout, stderr=stderr)
+    return stdout
+
+
+def read_device(run, name, known=None):
+    """``(facts, Table)`` of one device, or None when it does not exist; up to three commands.
+
+    ``known``: outputs already read (``{'info': text, 'table': text, 'status': text}``), not read
+    again. A suspended device with a target in ``STATUS_WAITS_FOR_RESUME`` has its status not
+    read (``status_unavailable``)."""
+    texts = dict(known or {})
+    info_argv, table_argv, status_argv = device_argvs(name)
+    for key, argv in (('info', info_argv), ('table', table_argv)):
+        if texts.get(key) is None:
+            texts[key] = run_device(run, argv)
+            if texts[key] is None:
+                return None
+    facts, table = parse_device(name, texts['info'], texts['table'], '')
+    blocked = bool(blocked_status({name: facts}, {name: table}))
+    if texts.get('status') is None and not blocked:
+        texts['status'] = run_device(run, status_argv)
+        if texts['status'] is None:
+            return None
+    return parse_device(name, texts['info'], texts['table'], texts.get('status') or '', unreadable=blocked)

@@ -17,7 +17,7 @@ and one runner per module on top of ``_dm_ops.DmHost``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, select
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, discover_kernel, select
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
     Fault, FaultRecord, dust_messages, plan, sector_range)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import (
@@ -252,7 +252,8 @@ class DeviceRunner(DmRunner):
 
 
 class InfoRunner(DmRunner):
-    """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls."""
+    """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls; and
+    the kernel facts asked for in ``kernel_facts`` (``targets``, ``version``), one call each."""
 
     def run(self):
         p = self.params
@@ -267,6 +268,8 @@ class InfoRunner(DmRunner):
         self.result['devices'] = chosen
         self.result['names'] = sorted(chosen)
         self.result['count'] = len(chosen)
+        # the argument spec's default asks for both; a caller without the key (a test) for none
+        self.result.update(discover_kernel(self.run_argv, p.get('kernel_facts') or ()))
 
 
 THIN_ACTIONS = ('create_thin', 'create_snap', 'delete', 'set_transaction_id', 'reserve_metadata_snap',

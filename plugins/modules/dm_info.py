@@ -23,6 +23,10 @@ description:
   - A segment whose status is C(Fail) or C(Error) (a thin-pool or cache whose metadata device failed) has
     C(failed) true and nothing else parsed; a parsed thin-pool or cache status has C(failed) false.
   - Filters pick devices by name, target type or uuid prefix; all given filters must match.
+  - Kernel facts (O(kernel_facts), both by default, one C(dmsetup) call each whatever the number of devices)
+    are the targets the kernel has loaded with their versions (C(dmsetup targets)) and the device-mapper
+    library and driver versions (C(dmsetup version)). No one C(dmsetup) command prints both, so the two
+    cost two calls (five in all); O(kernel_facts=[]) leaves them out (the three calls of the devices only).
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
@@ -52,6 +56,15 @@ options:
       - Only devices whose uuid starts with this (V(LVM-) for LVM's, for example).
       - A prefix with characters no dm uuid may hold fails the task.
     type: str
+  kernel_facts:
+    description:
+      - Which kernel facts to return besides the devices, one C(dmsetup) call each.
+      - V(targets) returns RV(targets) (C(dmsetup targets)); V(version) returns RV(version) (C(dmsetup version)).
+      - The filters do not apply to them.
+    type: list
+    elements: str
+    choices: [targets, version]
+    default: [targets, version]
 seealso:
   - module: sts.devicemapper.dm_device
   - module: sts.devicemapper.dm_target
@@ -67,6 +80,21 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ item.key }}: {{ item.value.status[0].used_data_blocks }}/{{ item.value.status[0].total_data_blocks }}"
   loop: "{{ pools.devices | dict2items }}"
+
+- name: Refuse a kernel whose thin-pool target is older than 1.23 (loaded once a pool exists)
+  sts.devicemapper.dm_info:
+    target_types: [thin-pool]
+  register: dm
+  failed_when: dm.targets['thin-pool'] is not defined or dm.targets['thin-pool'] is version('1.23.0', '<')
+
+- name: The device-mapper versions, without the targets' call
+  sts.devicemapper.dm_info:
+    kernel_facts: [version]
+  register: dm
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "driver {{ dm.version.driver }}, library {{ dm.version.library }}"
 
 - name: Is anything suspended?
   sts.devicemapper.dm_info:
@@ -109,6 +137,29 @@ count:
   returned: always
   type: int
   sample: 2
+targets:
+  description:
+    - The targets the kernel has loaded, by name, with their versions as C(major.minor.patch) (C(dmsetup targets)
+      without the C(v)).
+    - Only the loaded ones. Debian's cloud kernels build most targets as modules that load when a table first
+      names them (C(thin-pool) appears once a pool was made; C(linear), C(striped) and C(error) are built in);
+      a target the kernel lacks (C(dust) on Debian 12 and 13) is never there.
+  returned: when O(kernel_facts) has V(targets)
+  type: dict
+  sample: {linear: 1.4.0, striped: 1.6.0, error: 1.7.0, thin-pool: 1.23.0, thin: 1.23.0}
+version:
+  description: The device-mapper library (C(libdevmapper) of C(dmsetup)) and kernel driver (ioctl interface) versions.
+  returned: when O(kernel_facts) has V(version)
+  type: dict
+  contains:
+    library:
+      description: The library version (C(Library version) of C(dmsetup version), without its date).
+      type: str
+      sample: 1.02.205
+    driver:
+      description: The kernel driver's version (C(Driver version)).
+      type: str
+      sample: 4.48.0
 '''
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
@@ -117,7 +168,9 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import
 def main():
     InfoRunner.execute(dict(names=dict(type='list', elements='str'),
                             target_types=dict(type='list', elements='str'),
-                            uuid_prefix=dict(type='str')))
+                            uuid_prefix=dict(type='str'),
+                            kernel_facts=dict(type='list', elements='str', choices=['targets', 'version'],
+                                              default=['targets', 'version'])))
 
 
 if __name__ == '__main__':

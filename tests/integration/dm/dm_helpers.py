@@ -29,6 +29,7 @@ SLOTS = {
     'killed_modules': (15, 1),
     'fault': (16, 1),
     'naming': (17, 1),
+    'wait': (18, 1),
     'stats': (19, 1),
 }
 SLOTS_NEEDED = max(first + count for first, count in SLOTS.values())

@@ -5,7 +5,8 @@ import re
 import pytest
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import (
-    DISCOVERY_ARGVS, INFO_ARGV, discover, parse_all, parse_info, select)
+    DISCOVERY_ARGVS, INFO_ARGV, KERNEL_FACTS, TARGETS_ARGV, VERSION_ARGV, device_argvs, discover, discover_kernel,
+    parse_all, parse_device, parse_info, parse_targets, parse_version, read_device, run_device, select)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Unknown
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
@@ -212,3 +213,147 @@ def test_devices_that_keep_disappearing_fail_after_three_attempts():
     with pytest.raises(DmError) as err:
         discover(run)
     assert len(calls) == 3 and 'No such device or address' in err.value.msg
+
+
+# -- kernel facts and one device (dm_info's targets and version, dm_wait's reads) ---------------
+def wait_capture(distro):
+    """wait_capture_guest.py's capture (wait_capture.sh): dmsetup version / targets, one device's reads."""
+    with open(os.path.join(FIXTURES, 'wait-%s.json' % distro)) as handle:
+        return json.load(handle)
+
+
+KERNEL = {'debian12': {'release': '6.1.', 'library': '1.02.185', 'driver': '4.47.0', 'thin-pool': '1.22.0'},
+          'debian13': {'release': '6.12.', 'library': '1.02.205', 'driver': '4.48.0', 'thin-pool': '1.23.0'}}
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_targets_of_a_real_kernel_with_their_versions(distro):
+    # capture_guest.py ran `dmsetup targets` after making a device of every target the kernel has
+    cap = capture(distro)
+    assert cap['kernel'].startswith(KERNEL[distro]['release'])
+    targets = parse_targets(cap['targets'])
+    assert len(targets) == len(cap['targets'].splitlines()) == 22
+    assert targets['thin-pool'] == targets['thin'] == KERNEL[distro]['thin-pool']
+    assert targets['linear'] == '1.4.0' and targets['cache'] == '2.3.0' and targets['era'] == '1.0.0'
+    assert 'dust' not in targets and 'vdo' not in targets
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_targets_list_only_what_the_kernel_has_loaded(distro):
+    # the same command on a freshly booted guest: only the built-in targets until a table names another
+    cap = wait_capture(distro)
+    assert cap['targets']['argv'] == TARGETS_ARGV
+    assert sorted(parse_targets(cap['targets']['stdout'])) == ['error', 'linear', 'striped']
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_library_and_driver_versions_of_a_real_kernel(distro):
+    cap = wait_capture(distro)
+    assert cap['version']['argv'] == VERSION_ARGV
+    want = {'library': KERNEL[distro]['library'], 'driver': KERNEL[distro]['driver']}
+    assert parse_version(cap['version']['stdout']) == want
+    # `dmsetup --version` (capture_guest.py) prints the same two lines
+    assert parse_version(capture(distro)['dmsetup_version']) == want
+
+
+@pytest.mark.parametrize('text, message', [
+    ('thin-pool        1.23.0\n', "dmsetup targets line 'thin-pool        1.23.0': expected"),
+    ('thin-pool\n', "dmsetup targets line 'thin-pool'"),
+])
+def test_a_targets_line_not_understood_is_an_error_naming_it(text, message):
+    with pytest.raises(DmError, match=re.escape(message)):
+        parse_targets(text)
+
+
+def test_a_version_output_without_the_driver_is_an_error():
+    with pytest.raises(DmError, match='expected a library and a driver version; no driver'):
+        parse_version('Library version:   1.02.205 (2025-02-27)\n')
+    with pytest.raises(DmError, match="dmsetup version line 'Kernel: 6'"):
+        parse_version('Kernel: 6\n')
+
+
+class _Module(object):
+    """AnsibleModule's part the runners use; dmsetup answers by argv."""
+
+    def __init__(self, params, answers):
+        self.params = params
+        self.check_mode = False
+        self.no_log_values = set()
+        self.answers = answers
+        self.calls = []
+
+    def get_bin_path(self, name, required=False):
+        return '/usr/sbin/' + name
+
+    def run_command(self, argv, data=None, binary_data=False, environ_update=None):
+        argv = ['dmsetup'] + list(argv[1:])
+        self.calls.append(argv)
+        return self.answers[tuple(argv)]
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+@pytest.mark.parametrize('which', [['targets', 'version'], ['version'], []])
+def test_dm_info_kernel_facts_cost_one_call_each_whatever_the_devices(distro, which):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    cap, wait = capture(distro), wait_capture(distro)
+    answers = dict((tuple(a), (0, out, '')) for a, out in zip(DISCOVERY_ARGVS, outputs(cap['all'])))
+    answers[tuple(TARGETS_ARGV)] = (0, cap['targets'], '')
+    answers[tuple(VERSION_ARGV)] = (0, wait['version']['stdout'], '')
+    module = _Module(dict(names=None, target_types=None, uuid_prefix=None, kernel_facts=which), answers)
+    runner = InfoRunner(module)
+    runner.run()
+    assert module.calls == [list(a) for a in DISCOVERY_ARGVS] + [KERNEL_FACTS[w] for w in which]
+    assert ('targets' in runner.result) == ('targets' in which) and ('version' in runner.result) == ('version' in which)
+    if 'version' in which:
+        assert runner.result['version']['driver'] == KERNEL[distro]['driver']
+    if 'targets' in which:
+        assert runner.result['targets']['thin-pool'] == KERNEL[distro]['thin-pool']
+    assert runner.result['count'] == len(runner.result['devices']) > 20
+
+
+def test_a_failing_kernel_fact_call_is_reported_with_its_output():
+    with pytest.raises(DmError) as err:
+        discover_kernel(lambda argv: (1, '', '/dev/mapper/control: open failed: No such device'), ['version'])
+    assert err.value.msg == 'dmsetup version failed (rc 1): /dev/mapper/control: open failed: No such device'
+    assert err.value.details['cmd'] == VERSION_ARGV
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_one_device_read_by_name_has_no_name_prefix_and_parses_as_in_the_listing(distro):
+    cap = wait_capture(distro)
+    name = 'stsit-wait-cap-pool'
+    info_argv, table_argv, status_argv = device_argvs(name)
+    assert (cap['info_single']['argv'], cap['table_single']['argv'], cap['status_single_dashdash']['argv']) == \
+        (info_argv, table_argv, status_argv)
+    assert not cap['status_single_dashdash']['stdout'].startswith(name)
+    facts, table = parse_device(name, cap['info_single']['stdout'], cap['table_single']['stdout'],
+                                cap['status_single_dashdash']['stdout'])
+    assert facts['target_types'] == ['thin-pool'] and table.segments[0].target.params['low_water_mark'] == 768
+    assert facts['names_using_dev'] == ['stsit-wait-cap-thin'] and facts['events'] == 0
+    status = facts['status'][0]
+    assert (status['used_data_blocks'], status['total_data_blocks'], status['metadata_low_watermark']) == (0, 1024, 256)
+
+
+@pytest.mark.parametrize('distro', DISTROS)
+def test_read_device_of_a_missing_device_is_none(distro):
+    missing = wait_capture(distro)['info_missing']
+    assert missing['rc'] == 1
+    calls = []
+    assert read_device(lambda argv: calls.append(argv) or (1, '', missing['stderr']), 'gone') is None
+    assert len(calls) == 1
+
+
+def test_read_device_reads_only_what_it_is_not_given_and_never_a_suspended_era_status():
+    dev = [d for d in capture('debian13')['devices'] if d['name'] == 'stscap-era'][0]
+    info = _suspend(dev['info']['stdout'], 'stscap-era')
+    calls = []
+    answers = {tuple(device_argvs('stscap-era')[1]): dev['table']['stdout']}
+    facts, _table = read_device(lambda argv: calls.append(argv) or (0, answers[tuple(argv)], ''), 'stscap-era',
+                                known={'info': info})
+    assert calls == [device_argvs('stscap-era')[1]]
+    assert facts['suspended'] and facts['status'] == [] and facts['status_unavailable']
+
+
+def test_a_device_command_failing_otherwise_is_an_error():
+    with pytest.raises(DmError, match='dmsetup status -- x failed \\(rc 1\\): Permission denied'):
+        run_device(lambda argv: (1, '', 'Permission denied\n'), ['dmsetup', 'status', '--', 'x'])
