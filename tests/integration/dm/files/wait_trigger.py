@@ -5,7 +5,8 @@ the guest is.
 
 Usage: python3 wait_trigger.py DEVICE SECONDS HELPER STEPS_JSON
 
-dm_wait runs ``dmsetup info -c ... -- DEVICE`` once per poll; this looks through /proc every
+dm_wait runs ``dmsetup info -c ... -- DEVICE`` once per poll (the guest helper's and other
+tests' per-device ``dmsetup info -c ... DEVICE`` have no ``--``); this looks through /proc every
 50 ms for such processes and, after it has seen two (so at least one poll was over before),
 runs ``python3 HELPER STEPS_JSON`` (argv, no shell) and exits with its code. It gives up, exit
 3, after SECONDS.
@@ -18,7 +19,7 @@ import time
 
 
 def polls_of(device):
-    """pids of the ``dmsetup info -c`` processes naming the device now."""
+    """pids of the ``dmsetup info -c ... -- DEVICE`` processes now."""
     found = set()
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
@@ -28,7 +29,8 @@ def polls_of(device):
                 argv = handle.read().decode('utf-8', 'replace').split('\0')
         except OSError:
             continue
-        if os.path.basename(argv[0]) == 'dmsetup' and argv[1:3] == ['info', '-c'] and device in argv:
+        argv = [word for word in argv if word]
+        if argv and os.path.basename(argv[0]) == 'dmsetup' and argv[1:3] == ['info', '-c'] and argv[-2:] == ['--', device]:
             found.add(pid)
     return found
 
