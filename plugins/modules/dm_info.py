@@ -19,7 +19,8 @@ description:
     needs_check, discard mode), thin (mapped sectors, highest mapped sector), cache (metadata and cache usage,
     read and write hits and misses, dirty blocks, mode, policy, metadata mode, read_only, needs_check), era
     (current era), snapshot (usage, invalid or overflow), raid (per-device health, sync ratio, action), mirror,
-    crypt, integrity, writecache, delay (queued I/O), dust (whether its bad blocks fail).
+    crypt, integrity, writecache, delay (queued I/O), dust (whether its bad blocks fail), vdo (mode, recovering,
+    index state, deduplicating, compression state, used, total and free physical blocks, read_only).
   - A segment whose status is C(Fail) or C(Error) (a thin-pool or cache whose metadata device failed) has
     C(failed) true and nothing else parsed; a parsed thin-pool or cache status has C(failed) false.
   - Filters pick devices by name, target type or uuid prefix; all given filters must match.

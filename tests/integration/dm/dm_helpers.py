@@ -11,7 +11,7 @@ from _harness import REPO, ModuleFailed, TargetHost  # noqa: F401 pylint: disabl
 PREFIX = 'stsit-'
 MIB = 2048                 # sectors
 SLOT = 256 * MIB           # sectors per slot on each data disk
-# slot numbers of each test file on both data disks (256 MiB each; 17 slots: a disk of 4.25 GiB at least)
+# slot numbers of each test file on both data disks (256 MiB each; 20 slots: a disk of 5 GiB at least)
 SLOTS = {
     'targets': (0, 2),
     'four_step': (2, 1),
