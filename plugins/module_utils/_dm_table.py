@@ -74,6 +74,9 @@ def validate_uuid(uuid):
     if len(uuid.encode('utf-8')) > DM_UUID_LEN - 1:
         raise DmError('device uuid %r: %d bytes; expected at most %d (the kernel\'s DM_UUID_LEN with its NUL)'
                       % (uuid, len(uuid.encode('utf-8')), DM_UUID_LEN - 1))
+    if uuid.startswith('-'):
+        raise DmError("device uuid %r: starts with '-', which dmsetup would read as an option; expected a uuid "
+                      "starting with a letter, digit or # + . : = @ _" % uuid)
     if not _NAME_RE.match(uuid):
         raise DmError('device uuid %r: expected only letters, digits and # + - . : = @ _' % uuid)
     return uuid

@@ -64,8 +64,10 @@ def test_device_names_obey_the_kernel_and_dmsetup_rules_or_are_refused_by_name(n
 @PROFILE
 @given(NAMES)
 @example('LVM-x\n')
+@example('-LVM-x')
 def test_uuids_obey_the_rules_or_are_refused_by_value(uuid):
-    ok = 0 < len(uuid.encode('utf-8')) <= 128 and set(uuid) <= ALLOWED
+    # a leading '-' would be read by dmsetup as an option (create -u UUID, rename --setuuid UUID)
+    ok = 0 < len(uuid.encode('utf-8')) <= 128 and set(uuid) <= ALLOWED and not uuid.startswith('-')
     if ok:
         assert validate_uuid(uuid) == uuid
         return
