@@ -93,7 +93,7 @@ slowest() {
 # tests are short (LAB_TEST_DMPD_LIVE_ONLY) starts its dm suite at once instead of waiting for the
 # other host's. Each test run writes its own log, whose last line says how long it took.
 host_tests() {
-    local host=$1 shard=$2 tests status=0
+    local host=$1 tests status=0
     if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
         tests=tests/integration/dmpd
         for distro in $LAB_TEST_DMPD_LIVE_ONLY; do
@@ -114,9 +114,7 @@ host_tests() {
     if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/null; then
         # two workers (each test file owns its device names and its area of the data disks)
         echo "lab-test [$(elapsed)]: pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
-        # STS_DM_SHARD: the bad-input table's pure cases (refused from the arguments alone) are
-        # shared out among the hosts; every other case runs on every host
-        if STS_DM_HOSTS=$host STS_DM_SHARD=$shard "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
+        if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
                 "${DURATIONS[@]}" tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
             slowest "$host" "$LAB_DIR/dm-$host.log"
@@ -144,7 +142,7 @@ if [ "$LAB_TEST_DMPD" = 1 ] || [ "$LAB_TEST_DM" = 1 ]; then
     for i in "${!hosts[@]}"; do
         host=${hosts[$i]}
         rm -f "$LAB_DIR/failed-$host"
-        host_tests "$host" "$i/${#hosts[@]}" &
+        host_tests "$host" &
         pids[$host]=$!
     done
     for host in "${!pids[@]}"; do

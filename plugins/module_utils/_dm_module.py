@@ -21,7 +21,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery imp
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
     Fault, FaultRecord, dust_messages, plan, sector_range)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import (
-    STATES, DeviceSpec, DmHost, prefix_label)
+    STATES, DeviceSpec, DmHost, check_unique, prefix_label)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
     Table, check_block_devices, validate_name, validate_uuid)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
@@ -200,6 +200,7 @@ class DeviceRunner(DmRunner):
             return
         items, batch = self.items()
         specs = [self.spec_of(item) for item in items]
+        check_unique(specs)
         made = set(spec.name for spec in specs if spec.state != 'absent')
         for spec in specs:
             if spec.table is not None and spec.state != 'absent':
@@ -274,6 +275,22 @@ class InfoRunner(DmRunner):
 
 THIN_ACTIONS = ('create_thin', 'create_snap', 'delete', 'set_transaction_id', 'reserve_metadata_snap',
                 'release_metadata_snap')
+# what each thin-pool action needs, checked from the arguments before the host is read
+ACTION_NEEDS = {'create_thin': ('dev_id',), 'create_snap': ('dev_id', 'origin_id'), 'delete': ('dev_id',),
+                'set_transaction_id': ('transaction_id',)}
+
+
+def check_action_args(action, params):
+    """Refuse a thin-pool action whose ids are missing or out of range (no host is read)."""
+    keys = ACTION_NEEDS.get(action, ())
+    missing = [k for k in keys if params.get(k) is None]
+    if missing:
+        raise DmError('action %s: needs %s' % (action, ', '.join(missing)))
+    for key in keys:
+        # thin dev_ids are 24-bit (the pool's metadata); a transaction id is unsigned 64-bit
+        top = 2 ** 64 - 1 if key == 'transaction_id' else 2 ** 24 - 1
+        if not 0 <= params[key] <= top:
+            raise DmError('action %s: %s %d is out of range; expected 0 to %d' % (action, key, params[key], top))
 
 
 class MessageRunner(DmRunner):
@@ -286,6 +303,8 @@ class MessageRunner(DmRunner):
         name = validate_name(p['name'])
         if p.get('sector') is not None and p['sector'] < 0:
             raise DmError('sector %d: expected a sector number >= 0' % p['sector'])
+        if p.get('action'):
+            check_action_args(p['action'], p)
         host = self.host()
         if name not in host.facts:
             raise DmError('device %s: no such device' % name)
@@ -328,32 +347,17 @@ class MessageRunner(DmRunner):
     def plan(self, host, pool, action, status):
         """(would change, message args) from what the pool shows."""
         p = self.params
-
-        def need(*keys):
-            missing = [k for k in keys if p.get(k) is None]
-            if missing:
-                raise DmError('action %s: needs %s' % (action, ', '.join(missing)))
-            for key in keys:
-                # thin dev_ids are 24-bit (the pool's metadata); a transaction id is unsigned 64-bit
-                top = 2 ** 64 - 1 if key == 'transaction_id' else 2 ** 24 - 1
-                if not 0 <= p[key] <= top:
-                    raise DmError('action %s: %s %d is out of range; expected 0 to %d' % (action, key, p[key], top))
-
         if action == 'create_thin':
-            need('dev_id')
             return not host.thin_users(pool, p['dev_id']), [p['dev_id']]
         if action == 'create_snap':
-            need('dev_id', 'origin_id')
             return not host.thin_users(pool, p['dev_id']), [p['dev_id'], p['origin_id']]
         if action == 'delete':
-            need('dev_id')
             users = host.thin_users(pool, p['dev_id'])
             if users:
                 raise DmError('thin-pool %s: dev_id %d is mapped by %s; remove that device first'
                               % (pool, p['dev_id'], ', '.join(users)))
             return True, [p['dev_id']]
         if action == 'set_transaction_id':
-            need('transaction_id')
             current = status['transaction_id']
             return current != p['transaction_id'], [current, p['transaction_id']]
         held = status.get('held_metadata_root') is not None

@@ -162,6 +162,14 @@ def _plural(items):
     return ', '.join(items) if items else 'none'
 
 
+def check_unique(specs):
+    """Refuse a batch that names a device more than once (from the specs alone)."""
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        dup = sorted(set(n for n in names if names.count(n) > 1))
+        raise DmError('devices: %s listed more than once' % ', '.join(dup))
+
+
 class DmHost(object):
     """The dm devices of the host this module runs on."""
 
@@ -278,10 +286,7 @@ class DmHost(object):
     # -- batches ----------------------------------------------------------------------
     def order(self, specs):
         """Removals first, dependents before what they use; then the rest, what is used before its users."""
-        names = [s.name for s in specs]
-        if len(set(names)) != len(names):
-            dup = sorted(set(n for n in names if names.count(n) > 1))
-            raise DmError('devices: %s listed more than once' % ', '.join(dup))
+        check_unique(specs)
         by_name = dict((s.name, s) for s in specs)
         absent = [s for s in specs if s.state == 'absent']
         present = [s for s in specs if s.state != 'absent']

@@ -11,13 +11,12 @@ images, XML: sha256, size), the resume guard's markers and the checksums of this
 of both data disks. The two photographs must be equal.
 
 The table's ``pure`` cases (refused from the arguments alone, before the module reads the host)
-are shared out among the hosts of a run: ``STS_DM_SHARD=INDEX/COUNT`` (lab-test sets it per host;
-unset: ``0/1``, every case here) runs the pure cases whose place among them is INDEX modulo
-COUNT, and every other case (paths, live devices, tools, roles) on every host. A module run
-costs a TCG guest ~5 s; this keeps each host's share at 80 cases or more.
+are not run here: tests/integration/args/test_pure_refusals.py runs them on the development
+machine, where a module that read the host would find no device-mapper and fail in other words.
+A module run costs a TCG guest ~5 s; these are the 51 cases that need a host (paths, live
+devices, the tools, the roles), three of them for the 0.9 tools only.
 
-Figures (``figures:`` line): cases tried, refused as expected, tracebacks shown, host changes,
-and the pure cases left to the other hosts of the run.
+Figures (``figures:`` line): cases tried, refused as expected, tracebacks shown, host changes.
 """
 
 import json
@@ -27,65 +26,11 @@ import tempfile
 import yaml
 
 from _harness import REPO
-from bad_input_cases import CASES
+import bad_input_check
 from dm_helpers import MIB, PREFIX, mapper
 
 DATA = os.path.join(REPO, 'tests', 'data', 'dmpd')
 WORK = '/var/tmp/sts-dm-it-bad-input'
-
-
-def _shard():
-    value = os.environ.get('STS_DM_SHARD', '0/1')
-    try:
-        index, count = (int(v) for v in value.split('/'))
-    except ValueError:
-        index, count = -1, 0
-    assert 0 <= index < count, 'STS_DM_SHARD=%r: expected INDEX/COUNT with 0 <= INDEX < COUNT' % value
-    return index, count
-
-
-def _fill(value, tokens):
-    if isinstance(value, str):
-        for key, replacement in tokens.items():
-            value = value.replace(key, replacement)
-        return value
-    if isinstance(value, list):
-        return [_fill(v, tokens) for v in value]
-    if isinstance(value, dict):
-        return dict((k, _fill(v, tokens)) for k, v in value.items())
-    return value
-
-
-def _playbook(cases, pattern):
-    tasks = []
-    for c in cases:
-        if 'module' in c:
-            tasks.append({'name': 'case %s' % c['key'], 'sts.devicemapper.' + c['module']: c['args'],
-                          'ignore_errors': True})
-            continue
-        # a role stops at its first failed task: the block's rescue lets the play go on
-        tasks.append({'name': 'case %s' % c['key'], 'ansible.builtin.debug': {'msg': 'role case %s' % c['key']}})
-        tasks.append({'name': 'role %s' % c['key'], 'block': [
-            {'name': 'include %s' % c['key'], 'ansible.builtin.include_role': {'name': 'sts.devicemapper.' + c['role']},
-             'vars': c['vars']}],
-            'rescue': [{'name': 'rescued %s' % c['key'], 'ansible.builtin.debug': {'msg': 'rescued'}}]})
-    return [{'name': 'bad input', 'hosts': pattern, 'gather_facts': False, 'tasks': tasks}]
-
-
-def _outcomes(cases, results):
-    """case key -> the failed result (or the first result) that belongs to it."""
-    by_key, current = {}, None
-    for result in results:
-        task = result.get('_task', '')
-        if task.startswith('case '):
-            current = task[len('case '):]
-            if result.get('msg', '').startswith('role case '):
-                continue
-            by_key[current] = result
-            current = None
-        elif current is not None and result['_status'] == 'failed' and current not in by_key:
-            by_key[current] = result
-    return dict((c['key'], by_key.get(c['key'])) for c in cases)
 
 
 def _snapshot(dm, prefix, area_steps):
@@ -144,21 +89,7 @@ def _set_up(dm, prefix, area):
 def test_bad_inputs_are_refused_clearly_and_change_nothing(dm, prefix, area, record_property):
     generation = dm.module('dmpd_info')['tool_generation']
     tokens = {'@P@': prefix, '@W@': WORK, '@D0@': dm.disks[0], '@D1@': dm.disks[1]}
-    index, count = _shard()
-    cases, pure, elsewhere = [], 0, 0
-    for c in CASES:
-        if c['pure']:
-            pure += 1
-            if (pure - 1) % count != index:
-                elsewhere += 1
-                continue
-        if c['only'] and c['only'] != generation:
-            continue
-        c = _fill(dict(c), tokens)
-        c['key'] = '%s/%s' % (c.get('module') or 'role ' + c['role'], c['id'])
-        cases.append(c)
-    keys = [c['key'] for c in cases]
-    assert len(set(keys)) == len(keys), 'case ids repeat'
+    cases = bad_input_check.select(False, generation, tokens)
 
     dm.run(['rm', '-rf', WORK])
     dm.run(['mkdir', '-p', WORK])
@@ -167,7 +98,7 @@ def test_bad_inputs_are_refused_clearly_and_change_nothing(dm, prefix, area, rec
         area_steps = [{'op': 'sha', 'dev': dev, 'offset': area.base, 'length': area.size} for dev in dm.disks]
         before = _snapshot(dm, prefix, area_steps)
         with tempfile.NamedTemporaryFile('w', suffix='.yml', prefix='sts-bad-input-', delete=False) as handle:
-            yaml.safe_dump(_playbook(cases, dm.pattern), handle, sort_keys=False)
+            yaml.safe_dump(bad_input_check.playbook(cases, dm.pattern), handle, sort_keys=False)
         try:
             run = dm.playbook(handle.name)
         finally:
@@ -177,40 +108,16 @@ def test_bad_inputs_are_refused_clearly_and_change_nothing(dm, prefix, area, rec
         dm.guest({'op': 'cleanup', 'prefix': prefix})
         dm.run(['rm', '-rf', WORK])
 
-    outcomes = _outcomes(cases, run.results)
     log = os.environ.get('STS_DM_BAD_INPUT_LOG')
     if log:
-        with open(log, 'w') as handle:
-            for c in cases:
-                result = outcomes[c['key']] or {}
-                handle.write('%s\t%s\t%s\n' % (c['key'], result.get('_status'), result.get('msg')))
-    problems, tracebacks = [], 0
-    for c in cases:
-        result = outcomes[c['key']]
-        if result is None:
-            problems.append('%s: no result (playbook rc %s)' % (c['key'], run.rc))
-            continue
-        msg = str(result.get('msg', ''))
-        # ansible-core 2.19+ puts "(traceback unavailable)" in every failed result's exception
-        # when tracebacks are not displayed: what counts is a Python traceback or a module crash
-        shown = ' '.join(str(result.get(k, '')) for k in ('exception', 'module_stderr', 'module_stdout', 'msg'))
-        traced = 'Traceback (most recent call last)' in shown or 'MODULE FAILURE' in msg
-        tracebacks += traced
-        if result['_status'] != 'failed':
-            problems.append('%s: %s, not failed (changed %s, msg %r)' % (
-                c['key'], result['_status'], result.get('changed'), msg[:300]))
-        elif traced:
-            problems.append('%s: a traceback reached the user: %s' % (c['key'], (result.get('exception') or msg)[-600:]))
-        else:
-            missing = [n for n in c['needles'] if n not in msg]
-            if missing:
-                problems.append('%s: the message lacks %s: %r' % (c['key'], missing, msg[:400]))
+        bad_input_check.write_log(log, cases, run.results)
+    problems, tracebacks = bad_input_check.judge(cases, run.results, run.rc)
     changes = sorted(k for k in before if before[k] != after[k])
     figures = {'cases': len(cases), 'refused_as_expected': len(cases) - len(problems), 'tracebacks': tracebacks,
-               'host_changes': len(changes), 'tool_generation': generation, 'suite': 'bad input', 'host': dm.pattern,
-               'shard': '%d/%d' % (index, count), 'pure_cases_on_other_hosts': elsewhere}
+               'host_changes': len(changes), 'tool_generation': generation, 'suite': 'bad input', 'host': dm.pattern}
     record_property('figures', json.dumps(figures, sort_keys=True))
     detail = ['%s: before %s\n  after %s' % (k, json.dumps(before[k])[:1500], json.dumps(after[k])[:1500])
               for k in changes]
     assert not problems and not changes, '\n'.join(problems + detail)
-    assert len(cases) >= 80
+    # 51 cases read the host; three of them are for the 0.9 tools only
+    assert len(cases) >= 48, 'only %d cases selected' % len(cases)

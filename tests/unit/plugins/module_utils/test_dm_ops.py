@@ -5,6 +5,7 @@ guests in tests/integration/dm."""
 
 import json
 import os
+import re
 
 import pytest
 
@@ -272,6 +273,31 @@ def test_dm_runners_hand_every_crypt_key_to_no_log_before_anything_runs():
     module = FakeModule(dict(name='c0', table=['0 8 crypt aes-xts-plain64 %s 0 7:0 0' % KEY]), {})
     DeviceRunner(module)
     assert module.no_log_values == {KEY}
+    assert module.calls == []
+
+
+@pytest.mark.parametrize('params, match', [
+    (dict(action='create_thin'), 'action create_thin: needs dev_id'),
+    (dict(action='create_snap', dev_id=7), 'action create_snap: needs origin_id'),
+    (dict(action='delete', dev_id=1 << 24), 'action delete: dev_id 16777216 is out of range; expected 0 to 16777215'),
+    (dict(action='set_transaction_id', transaction_id=-1), 'transaction_id -1 is out of range; expected 0 to 18446744073709551615'),
+])
+def test_dm_message_refuses_missing_or_out_of_range_ids_before_reading_the_host(params, match):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import MessageRunner
+    module = FakeModule(dict(dict(name='pool', sector=0, target_message=None, dev_id=None, origin_id=None,
+                                  transaction_id=None, lock_timeout=None), **params), {})
+    with pytest.raises(DmError, match=re.escape(match)):
+        MessageRunner(module).run()
+    assert module.calls == []
+
+
+def test_a_batch_naming_a_device_twice_is_refused_before_reading_the_host():
+    from ansible_collections.sts.devicemapper.plugins.modules.dm_device import DeviceModule
+    item = dict(name='d', table=['0 8 zero'])
+    module = FakeModule(dict(name=None, devices=[dict(item), dict(item)], state='present', udev_timeout=None,
+                             name_prefix=None, uuid_prefix=None), {})
+    with pytest.raises(DmError, match='devices: d listed more than once'):
+        DeviceModule(module).run()
     assert module.calls == []
 
 

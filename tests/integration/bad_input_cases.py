@@ -1,15 +1,16 @@
-"""The bad-input table of test_bad_input.py: every module and role, given a value it must refuse.
+"""The bad-input table: every module and role, given a value it must refuse.
 
 Each case: (module or role, case id, arguments, needles). The task must fail, with no
 traceback, its message holding every needle (the bad value and what was expected), and the
-host must be as it was (test_bad_input.py compares snapshots). Tokens in the arguments:
+host must be as it was (the runners compare photographs of it). Tokens in the arguments:
 ``@P@`` the test's device-name prefix, ``@W@`` its work directory on the host, ``@D0@`` /
 ``@D1@`` the two data disks. ``only``: a tool generation the case is bad for ('0.9': the
 option exists in the 1.x tools only), else every host. ``pure``: the refusal follows from the
 arguments alone, before the module reads anything of the host (its kernel, tools, devices or
-files), so one host of a run is enough for it: test_bad_input.py shares these cases out among
-the run's hosts (``STS_DM_SHARD``, set per host by lab-test) and runs every other case on every
-host.
+files): those run on the development machine (tests/integration/args/test_pure_refusals.py,
+which has no device-mapper: a module that read the host would fail in other words there), every
+other case on every lab guest (tests/integration/dm/test_bad_input.py). The shared running and
+judging is bad_input_check.py.
 
 Generated cases (hypothesis, on the validators themselves) live in the unit tests:
 tests/unit/plugins/module_utils/test_bad_input_properties.py.
