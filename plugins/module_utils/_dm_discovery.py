@@ -109,9 +109,12 @@ def parse_all(info_text, table_text, status_text, unreadable=()):
     ``unreadable``: names whose status was not asked for (see ``discover``); their ``status``
     is empty and ``status_unavailable`` says why.
     """
-    facts = parse_info(info_text)
+    return _build(parse_info(info_text), parse_multi(table_text), status_text, unreadable)
+
+
+def _build(facts, table_lines, status_text, unreadable=()):
+    """``parse_all`` from the info already parsed and the table lines by device (each table parsed once)."""
     tables = {}
-    table_lines = parse_multi(table_text)
     status_lines = parse_multi(status_text)
     for name, dev in facts.items():
         table = Table.parse(table_lines.get(name, []))
@@ -130,10 +133,13 @@ def parse_all(info_text, table_text, status_text, unreadable=()):
     return facts, tables
 
 
-def blocked_status(facts, tables):
-    """Names whose status read would wait for a resume: suspended devices with a target in ``STATUS_WAITS_FOR_RESUME``."""
+def blocked_status(facts, table_lines):
+    """Names whose status read would wait for a resume: suspended devices with a target in
+    ``STATUS_WAITS_FOR_RESUME``, from the raw table lines by device (a line's third word is its
+    target type; no table is parsed for it)."""
     return sorted(name for name, dev in facts.items()
-                  if dev['suspended'] and set(seg.target_type for seg in tables.get(name, [])) & set(STATUS_WAITS_FOR_RESUME))
+                  if dev['suspended'] and any(len(words) > 2 and words[2] in STATUS_WAITS_FOR_RESUME
+                                              for words in (line.split() for line in table_lines.get(name, []))))
 
 
 def _raced(stderr):
@@ -155,8 +161,8 @@ def discover(run, attempts=3):
         for argv in (INFO_ARGV, TABLE_ARGV, None):
             blocked = ()
             if argv is None:
-                facts, tables = parse_all(outputs[0], outputs[1], '')
-                blocked = blocked_status(facts, tables)
+                facts, table_lines = parse_info(outputs[0]), parse_multi(outputs[1])
+                blocked = blocked_status(facts, table_lines)
                 argv = STATUS_ARGV
                 if blocked:
                     others = sorted(set(facts) - set(blocked))
@@ -172,7 +178,7 @@ def discover(run, attempts=3):
                               cmd=list(argv), rc=rc, stdout=stdout, stderr=stderr)
             outputs.append(stdout)
         if len(outputs) == 3:
-            return parse_all(outputs[0], outputs[1], outputs[2], unreadable=blocked)
+            return _build(facts, table_lines, outputs[2], unreadable=blocked)
     raise DmError('dmsetup discovery: devices kept disappearing while they were read (%d attempts)' % attempts)
 
 
@@ -287,8 +293,10 @@ def read_device(run, name, known=None):
             texts[key] = run_device(run, argv)
             if texts[key] is None:
                 return None
-    facts, table = parse_device(name, texts['info'], texts['table'], '')
-    blocked = bool(blocked_status({name: facts}, {name: table}))
+    info = parse_info(texts['info'])
+    if name not in info:
+        raise DmError('dmsetup info of device %s: expected its row, got %r' % (name, texts['info']))
+    blocked = bool(blocked_status({name: info[name]}, parse_multi(_prefixed(name, texts['table']))))
     if texts.get('status') is None and not blocked:
         texts['status'] = run_device(run, status_argv)
         if texts['status'] is None:

@@ -22,9 +22,11 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import 
     Fault, FaultRecord, dust_messages, plan, sector_range)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import (
     STATES, DeviceSpec, DmHost, check_unique, prefix_label)
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import device_stats
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
     Table, check_block_devices, validate_name, validate_uuid)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import Dmsetup
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import layer_device
@@ -253,8 +255,9 @@ class DeviceRunner(DmRunner):
 
 
 class InfoRunner(DmRunner):
-    """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls; and
-    the kernel facts asked for in ``kernel_facts`` (``targets``, ``version``), one call each."""
+    """dm_info: facts of every device, or the ones the filters pick, from three dmsetup calls; the
+    kernel facts asked for in ``kernel_facts`` (``targets``, ``version``), one call each; and with
+    ``stats``, each chosen device's statistics regions."""
 
     def run(self):
         p = self.params
@@ -266,11 +269,24 @@ class InfoRunner(DmRunner):
         facts, _tables = discover(self.run_argv)
         chosen = select(facts, names=p.get('names'), target_types=p.get('target_types'),
                         uuid_prefix=p.get('uuid_prefix'))
+        if p.get('stats'):
+            self.add_stats(chosen)
         self.result['devices'] = chosen
         self.result['names'] = sorted(chosen)
         self.result['count'] = len(chosen)
         # the argument spec's default asks for both; a caller without the key (a test) for none
         self.result.update(discover_kernel(self.run_argv, p.get('kernel_facts') or ()))
+
+    def add_stats(self, chosen):
+        """``stats`` of each chosen device: its statistics regions with their counters (one
+        ``@stats_list`` per device, one ``@stats_print`` per region). A device whose statistics
+        cannot be read (removed meanwhile) gets none, and a warning says why."""
+        dmsetup = Dmsetup(self.run_argv)
+        for name in sorted(chosen):
+            try:
+                chosen[name]['stats'] = device_stats(dmsetup, name)
+            except DmError as exc:
+                self.module.warn('device %s: its statistics could not be read: %s' % (name, exc.msg))
 
 
 THIN_ACTIONS = ('create_thin', 'create_snap', 'delete', 'set_transaction_id', 'reserve_metadata_snap',

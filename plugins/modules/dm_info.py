@@ -66,6 +66,16 @@ options:
     elements: str
     choices: [targets, version]
     default: [targets, version]
+  stats:
+    description:
+      - Add C(stats) to each chosen device, its I/O statistics regions (every program's, as
+        M(sts.devicemapper.dm_stats) or C(dmsetup stats) made them), each with its named counters, histogram and
+        areas, read and not cleared.
+      - Costs one C(dmsetup message @stats_list) per chosen device and one C(@stats_print) per region, so the
+        number of calls grows with the devices; the filters limit it.
+      - A device whose statistics cannot be read (removed meanwhile) gets no C(stats) and a warning.
+    type: bool
+    default: false
 seealso:
   - module: sts.devicemapper.dm_device
   - module: sts.devicemapper.dm_target
@@ -97,6 +107,18 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "driver {{ dm.version.driver }}, library {{ dm.version.library }}"
 
+- name: The I/O counters of every region of the stack's devices
+  sts.devicemapper.dm_info:
+    names: [thin_pool, thin_vol]
+    kernel_facts: []
+    stats: true
+  register: io
+
+- name: Sectors written to each
+  ansible.builtin.debug:
+    msg: "{{ item.key }}: {{ item.value.stats | map(attribute='counters.sectors_written') | sum }}"
+  loop: "{{ io.devices | dict2items }}"
+
 - name: Is anything suspended?
   sts.devicemapper.dm_info:
   register: dm
@@ -111,6 +133,8 @@ devices:
       open_count, segment_count, events, devnos_used, names_using_dev, target_types, table (lines, crypt
       keys masked) and status (one dict per segment with start, length, target_type and the target's
       parsed fields).
+    - With O(stats), C(stats) too, a list of the device's statistics regions, each as
+      RV(sts.devicemapper.dm_stats#module:region) (an empty list where the device has none).
   returned: always
   type: dict
   sample:
@@ -171,7 +195,8 @@ def main():
                             target_types=dict(type='list', elements='str'),
                             uuid_prefix=dict(type='str'),
                             kernel_facts=dict(type='list', elements='str', choices=['targets', 'version'],
-                                              default=['targets', 'version'])))
+                                              default=['targets', 'version']),
+                            stats=dict(type='bool', default=False)))
 
 
 if __name__ == '__main__':

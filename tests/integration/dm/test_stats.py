@@ -1,7 +1,8 @@
 """dm_stats on a real kernel: a missing device refused; a region with a histogram on a linear
 device, the four steps for present and for absent (each checked with the kernel's own
 @stats_list, not through the module); 4 MiB written with dd (O_DIRECT) counted exactly; other
-parameters refused without force; the counters cleared."""
+parameters refused without force; dm_info with ``stats`` showing the same region and writes; the
+counters cleared."""
 
 from dm_helpers import MIB
 
@@ -71,6 +72,15 @@ def test_a_region_with_a_histogram_counts_known_io_and_is_cleared_and_deleted(dm
     assert [(b['lower'], b['upper']) for b in hist] == [(0, 1), (1, 5), (5, 20), (20, 100), (100, None)]
     # every completed I/O lands in one bucket (udev's probe may have read the device too)
     assert sum(b['count'] for b in hist) == counters['reads'] + counters['writes'], (hist, counters)
+
+    # dm_info's stats: the same region, the same writes (a late udev probe may add reads)
+    info = dm.module('dm_info', names=[name], kernel_facts=[], stats=True)
+    seen = [r for r in info['devices'][name]['stats'] if r['program_id'] == PROGRAM]
+    assert [(r['region_id'], r['area_count'], r['histogram_bounds']) for r in seen] == \
+        [(region_id, 4, [1, 5, 20, 100])], info['devices'][name]['stats']
+    for key in ('writes', 'sectors_written'):
+        assert seen[0]['counters'][key] == counters[key], (key, seen[0]['counters'], counters)
+    assert [a['sectors_written'] for a in seen[0]['areas']] == [4 * MIB, 0, 0, 0], seen[0]['areas']
 
     refused = dm.module('dm_stats', expect_failure=True, name=name, **dict(TASK, areas=2))
     assert 'with other parameters are there' in refused['msg'] and 'Set force: true' in refused['msg'], refused

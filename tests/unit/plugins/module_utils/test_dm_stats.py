@@ -469,3 +469,50 @@ def test_device_stats_reads_every_region_with_its_counters(kernel):
         [('sts-devicemapper', 8), ('dmstats', 8)]
     assert [r['program_id'] for r in device_stats(dmsetup, 'vol', 'dmstats')] == ['dmstats']
     assert dmsetup.commands == []
+
+
+class InfoModule(StatsModule):
+    def __init__(self, kernel, params):
+        super(InfoModule, self).__init__(kernel, {})
+        self.params = dict(dict(names=None, target_types=None, uuid_prefix=None, kernel_facts=[], stats=False),
+                           **params)
+        self.warnings = []
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+
+def test_dm_info_with_stats_gives_each_chosen_device_its_regions_and_no_more_calls_without(kernel):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    kernel.add('other', '0 %d linear 7:1 0' % MIB)
+    run(kernel, **TASK)
+    kernel.io('vol', 0, 8)
+    before = len(kernel.calls)
+    plain = InfoRunner(InfoModule(kernel, {}))
+    plain.run()
+    assert len(kernel.calls) == before and 'stats' not in plain.result['devices']['vol']
+    module = InfoModule(kernel, dict(stats=True))
+    runner = InfoRunner(module)
+    runner.run()
+    vol, other = runner.result['devices']['vol']['stats'], runner.result['devices']['other']['stats']
+    assert [(r['program_id'], r['counters']['sectors_written'], r['histogram_bounds']) for r in vol] == \
+        [('sts-devicemapper', 8, [1, 5, 20])] and other == []
+    sent = [(c[0][2], c[0][4]) for c in kernel.calls[before:]]
+    assert sent == [('other', '@stats_list'), ('vol', '@stats_list'), ('vol', '@stats_print')]
+    assert module.warnings == []
+
+
+def test_dm_info_warns_about_a_device_whose_stats_cannot_be_read(kernel):
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+
+    class Vanishing(StatsKernel):
+        def _stats(self, name, words):
+            return 1, '', 'device-mapper: message ioctl on %s  failed: No such device or address\n' % name
+    gone = Vanishing()
+    gone.add('vol', '0 %d linear 7:0 0' % (64 * MIB))
+    module = InfoModule(gone, dict(stats=True))
+    runner = InfoRunner(module)
+    runner.run()
+    assert 'stats' not in runner.result['devices']['vol']
+    assert len(module.warnings) == 1 and module.warnings[0].startswith('device vol: its statistics could not be read: ')
+    assert 'No such device or address' in module.warnings[0]
