@@ -17,7 +17,8 @@ and one runner per module on top of ``_dm_ops.DmHost``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover, discover_kernel, select
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import (
+    discover, discover_kernel, parse_targets, select)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
     Fault, FaultRecord, dust_messages, plan, sector_range)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import (
@@ -549,17 +550,18 @@ class FaultRunner(DmRunner):
         """Refuse a fault whose kernel target this host lacks (loading its module first when it can)."""
         def listed():
             rc, out, _err = host.dmsetup.run(['dmsetup', 'targets'], record=False)
-            return rc == 0 and any(line.split()[:1] == [target] for line in out.splitlines()), out
-        found, out = listed()
+            loaded = parse_targets(out) if rc == 0 else {}
+            return target in loaded, loaded
+        found, loaded = listed()
         tried = ''
         if not found and not self.check_mode:
             modprobe = self.module.get_bin_path('modprobe')
             if modprobe:
                 rc, _o, err = self.module.run_command([modprobe, 'dm-' + target])
                 tried = '; modprobe dm-%s: %s' % (target, (err or '').strip() or 'rc %d' % rc)
-                found, out = listed()
+                found, loaded = listed()
         if not found:
-            names = sorted(line.split()[0] for line in out.splitlines() if line.split())
+            names = sorted(loaded)
             raise DmError('device %s: fault %s needs the kernel target %s, which this kernel lacks (dmsetup targets '
                           'lists %s%s); Debian\'s cloud kernels do not build dm-%s: use flakey with error_reads, or '
                           'error over a range, instead' % (name, target, target, ', '.join(names) or 'none', tried,
