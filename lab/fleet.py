@@ -238,7 +238,8 @@ def write_inventory(hosts):
              "        ansible_python_interpreter: /usr/bin/python3",
              # what playbooks/site.yml builds on every lab host (make demo, the fleet scenario):
              # two thin volumes (one ext4, mounted), a snapshot, and known data written once into
-             # each stack; the role scenarios set their own at play level
+             # each stack, counted by an I/O statistics region on each device the stacks give their
+             # users (the fleet report's I/O section); the role scenarios set their own at play level
              "        thin_stack_volumes:",
              "          - {name: sts_thin_fs, size: 256M, filesystem: ext4, mount: /mnt/sts_thin_fs}",
              "          - {name: sts_thin_raw, size: 128M}",
@@ -247,6 +248,9 @@ def write_inventory(hosts):
              "        thin_stack_workload: true",
              "        cache_stack_workload: true",
              "        era_stack_workload: true",
+             "        thin_stack_stats: true",
+             "        cache_stack_stats: true",
+             "        era_stack_stats: true",
              "      children:"]
     for distro in sorted(by_distro):
         lines += [f"        {distro}:", "          hosts:"]

@@ -14,6 +14,10 @@ description:
   - The charts show pool data and metadata usage, cache hit ratio, cache dirty blocks and the era blocks
     written since C(since_era); when the era report carries C(blocks_written_per_era) (era to number of
     blocks), also the era blocks written in each era.
+  - When a stack's report carries C(io) (the device-mapper statistics of the devices the stack gives its
+    users, option C(stats) of the stack modules), a last section C(I/O per device) has a table with a row per
+    host, stack and device, giving reads, writes, MiB read, MiB written and io_ticks in milliseconds. The
+    filter P(sts.devicemapper.fleet_report_io#filter) gives the same rows for the Markdown report.
   - The page opens without a network. CSS is inline, charts are inline SVG, and there is no script, font
     or image.
   - Hosts are sorted by name (numbers in names in numeric order). A host without a stack shows C(-).
@@ -23,7 +27,8 @@ description:
   - The text of such an element is the value as shown, C(-) for null, C(yes) or C(no) for a boolean.
     A number carries C(data-digits) when it is rounded (keys ending in C(_pct) to 1 decimal, shown
     with C(%), and C(hit_ratio) to 3). A list or mapping carries C(data-json), the value as JSON, and so
-    does a sha256 the page shortens. A bar carries C(data-value), the value it is drawn from.
+    do a sha256 the page shortens and a count of sectors the page shows in MiB (such as
+    C(thin.io.<device>.sectors_written)). A bar carries C(data-value), the value it is drawn from.
   - A check verdict (C(check_healthy)) shows C(healthy) in green, C(NOT HEALTHY) in red or
     C(not checked); C(needs_check) set and C(data_intact) false are red too.
   - Every string from the report is HTML-escaped.
@@ -103,6 +108,12 @@ COLUMNS = {
         ('check_healthy', 'era_check'), ('check_findings', 'findings'),
     ),
 }
+
+# The I/O table's counters (the stacks' io: device -> _dm_stats counters), after host, stack and device;
+# sector counts are shown in MiB.
+IO_COLUMNS = (('reads', 'reads'), ('writes', 'writes'), ('sectors_read', 'MiB read'),
+              ('sectors_written', 'MiB written'), ('io_ticks', 'io_ticks (ms)'))
+SECTORS_PER_MIB = 2048
 
 # A boolean that is a problem when true (or false): shown red.
 BAD_WHEN_TRUE = ('needs_check',)
@@ -446,6 +457,58 @@ def _details_table(stack, rows):
     return ''.join(out)
 
 
+def io_rows(rows):
+    """(host, stack, stack name, device, counters or None) of every device of every stack report with an
+    ``io`` mapping: hosts in the page's order, stacks in STACKS order, devices by name."""
+    out = []
+    for row in rows:
+        for stack in STACKS:
+            report = row.get(stack) or {}
+            io = report.get('io')
+            if not isinstance(io, dict):
+                continue
+            for device in sorted(io):
+                counters = io[device]
+                out.append((row['host'], stack, report.get('name'), device, counters if isinstance(counters, dict) else None))
+    return out
+
+
+def mib(sectors):
+    return '%.2f' % (float(sectors) / SECTORS_PER_MIB)
+
+
+def _io_figure(host, field, value):
+    """One counter of the I/O table: a count of sectors shown in MiB, the count itself in data-json."""
+    if not (field.rsplit('.', 1)[-1].startswith('sectors_') and _is_number(value)):
+        return _figure('td', host, field, value)
+    pairs = [('class', 'num'), ('data-host', host), ('data-field', field), ('data-json', json.dumps(value)),
+             ('title', '{:,} sectors'.format(value))]
+    return '<td%s>%s</td>' % (_attrs(pairs), _e(mib(value)))
+
+
+def _io_table(rows):
+    """The I/O per device section, or '' when no stack report has ``io``."""
+    found = io_rows(rows)
+    if not found:
+        return ''
+    out = ['<section id="io"><h2>I/O per device <small><code>io</code></small></h2>',
+           '<p class="note">Device-mapper statistics of the devices the stacks give their users, counted since each '
+           'region was made (before the workload); MiB of 512-byte sectors, io_ticks in milliseconds.</p>',
+           '<div class="scroll"><table class="io" id="io-table"><thead><tr><th>host</th><th>stack</th><th>device</th>']
+    out.extend('<th>%s</th>' % _e(heading) for _key, heading in IO_COLUMNS)
+    out.append('</tr></thead><tbody>')
+    for host, stack, name, device, counters in found:
+        out.append('<tr><th scope="row">%s</th><td>%s</td><td>%s</td>' % (_e(host), _e('%s %s' % (stack, name)), _e(device)))
+        field = '%s.io.%s' % (stack, device)
+        if counters is None:
+            out.append(_missing('td', host, field, colspan=len(IO_COLUMNS)))
+        else:
+            out.extend(_io_figure(host, '%s.%s' % (field, key), counters.get(key)) for key, _heading in IO_COLUMNS)
+        out.append('</tr>')
+    out.append('</tbody></table></div></section>')
+    return ''.join(out)
+
+
 def _overview(rows):
     out = ['<div class="scroll"><table class="overview" id="overview"><thead><tr>'
            '<th>host</th><th>distro</th><th>kernel</th><th>tools</th>']
@@ -481,25 +544,26 @@ def _summary(rows):
     return '<p class="summary">%s</p>' % ', '.join(parts)
 
 
-def _rows(report):
+def report_rows(report, name='fleet_report_html'):
+    """The rows of the report {'hosts': rows}, checked (AnsibleFilterError naming what is wrong), sorted by host."""
     if not isinstance(report, dict) or not isinstance(report.get('hosts'), list):
-        raise AnsibleFilterError('fleet_report_html: expected the report as a mapping {"hosts": [rows]}, got %r'
-                                 % (report if not isinstance(report, dict) else sorted(report),))
+        raise AnsibleFilterError('%s: expected the report as a mapping {"hosts": [rows]}, got %r'
+                                 % (name, report if not isinstance(report, dict) else sorted(report)))
     rows = []
     for row in report['hosts']:
         if not isinstance(row, dict) or not isinstance(row.get('host'), str):
-            raise AnsibleFilterError('fleet_report_html: every row needs a host name (key "host"), got %r' % (row,))
+            raise AnsibleFilterError('%s: every row needs a host name (key "host"), got %r' % (name, row))
         for stack in STACKS:
             if row.get(stack) is not None and not isinstance(row[stack], dict):
-                raise AnsibleFilterError('fleet_report_html: %s.%s must be a mapping or null, got %r'
-                                         % (row['host'], stack, row[stack]))
+                raise AnsibleFilterError('%s: %s.%s must be a mapping or null, got %r'
+                                         % (name, row['host'], stack, row[stack]))
         rows.append(row)
     return sorted(rows, key=lambda row: _natural(row['host']))
 
 
 def fleet_report_html(report, title='Fleet report'):
     """The fleet report {'hosts': rows} as one self-contained HTML page."""
-    rows = _rows(report)
+    rows = report_rows(report)
     out = ['<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            '<meta name="generator" content="sts.devicemapper.fleet_report_html">',
@@ -518,6 +582,7 @@ def fleet_report_html(report, title='Fleet report'):
         out.append(_stack_table(stack, stack_rows))
         out.append(_details_table(stack, stack_rows))
         out.append('</section>')
+    out.append(_io_table(rows))
     out.append('</body></html>\n')
     return '\n'.join(out)
 

@@ -4,7 +4,8 @@
 """What every stack module needs besides dmsetup: the host's other tools, read and parsed here
 once (losetup, blockdev, wipefs, lsblk, findmnt, blkid, mkfs, mount), the stack's state record,
 the safe-mode probe of given disks, the known workload, and the common ground of the planners
-(``Stack``: host, actions, record writes, batches) and of their modules (``StackRunner``).
+(``Stack``: host, actions, record writes, batches, the I/O statistics of the users' devices) and
+of their modules (``StackRunner``).
 
 Every command is an argv list through ``run(argv, data=None) -> (rc, stdout, stderr)``; in
 check mode the commands that change something are not run (``HostTools.changes`` still lists
@@ -23,6 +24,7 @@ import os
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import RegionSpec, Stats, totals
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import not_a_block_device
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
@@ -33,6 +35,9 @@ WORKLOAD_BYTES = 262144
 IO_BLOCK = 65536
 # filesystems a stack may make (mkfs.<name>)
 FILESYSTEMS = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat')
+# the program id of the statistics regions a stack keeps on its users' devices (option stats): one
+# of its own, so dm_stats regions (program id sts-devicemapper) and other programs' are never touched
+STATS_PROGRAM_ID = 'sts-devicemapper-stack'
 
 
 class HostTools(object):
@@ -271,7 +276,11 @@ class Stack(object):
     ``run(argv, data=None)``: argv lists only; ``dmpd``: a ``_dmpd_tools.Dmpd``; ``host_factory``:
     makes the ``DmHost`` (discovery runs when it is first needed); ``io``: file and block I/O,
     replaced in unit tests. ``actions`` lists what changed (in check mode, would change), in order;
-    ``devices`` every DmHost result; ``problems`` what is wrong with the built stack."""
+    ``devices`` every DmHost result; ``problems`` what is wrong with the built stack.
+
+    With the config's ``stats``, each planner calls ``count_io`` on the devices its users get as
+    soon as they are there (before mkfs and the workload write them) and reports ``read_io`` of
+    them at the end."""
 
     tools_class = HostTools
 
@@ -331,6 +340,50 @@ class Stack(object):
 
     def applied(self, results):
         """Hook: called after a batch that went through."""
+
+    def count_io(self, names):
+        """With ``stats``: one statistics region of program id ``STATS_PROGRAM_ID`` over the whole of each
+        device of ``names`` that has none (a region of that program id already there is kept, whatever its
+        range; other programs' regions are left alone). A device check mode would create is planned; one
+        that is not there or is suspended is skipped (the planner's problems say so). Only ``@stats``
+        messages: nothing is suspended."""
+        if not self.c.stats:
+            return
+        host = self.host
+        for name in names:
+            text = 'create the I/O statistics region (program id %s) of device %s' % (STATS_PROGRAM_ID, name)
+            dev, table = host.facts.get(name), host.tables.get(name)
+            if dev is None or table is None or not table.length:
+                if self.check_mode:
+                    self.act(text)
+                continue
+            if dev['suspended']:
+                continue
+            stats = Stats(host.dmsetup, name)
+            if stats.regions(STATS_PROGRAM_ID):
+                continue
+            self.act(text)
+            if not self.check_mode:
+                stats.create(RegionSpec.from_params({'program_id': STATS_PROGRAM_ID}, table.length, name))
+
+    def read_io(self, names):
+        """The report's ``io``: {device: the counters of its ``STATS_PROGRAM_ID`` region, summed over its areas
+        (``_dm_stats.totals``)} for each of ``names``, None for a device that is not there, is suspended or
+        has no such region (in check mode, one that would be made). None without ``stats``."""
+        if not self.c.stats:
+            return None
+        host = self.host
+        out = {}
+        for name in names:
+            out[name] = None
+            dev = host.facts.get(name)
+            if dev is None or dev['suspended']:
+                continue
+            stats = Stats(host.dmsetup, name)
+            regions = stats.regions(STATS_PROGRAM_ID)
+            if regions:
+                out[name] = totals(stats.areas(regions[0]))
+        return out
 
     def apply(self, specs):
         """One DmHost batch; every device it changed is listed among the actions, also when it fails midway."""

@@ -18,6 +18,7 @@
   area are zeroed so that the kernel formats fresh metadata;
 - one ``DmHost.apply`` batch (carve-outs, cache; a changed mode or policy is swapped in through the
   inactive slot; a carve-out that differs is refused before anything changes);
+- with ``stats``, an I/O statistics region on the cache device before anything writes it;
 - the known data (4 KiB lines naming their number) written through the cache once, compared on
   every run and written again when it differs;
 - verification: ``cache_check`` of the live metadata through a read-only linear view, the cache
@@ -60,7 +61,7 @@ POLL_SECONDS = 2
 REPORT_KEYS = ('name', 'state', 'device', 'backing', 'mode', 'policy', 'block_size', 'origin_device', 'cache_device',
                'metadata_device', 'read_hits', 'read_misses', 'write_hits', 'write_misses', 'hit_ratio', 'dirty_blocks',
                'dirty_blocks_before_teardown', 'cache_usage_pct', 'metadata_usage_pct', 'metadata_mode', 'needs_check',
-               'check_healthy', 'check_findings', 'tool_version', 'checksums', 'data_intact')
+               'check_healthy', 'check_findings', 'tool_version', 'checksums', 'data_intact', 'io')
 
 
 def known_data(name, nbytes):
@@ -164,6 +165,7 @@ class CacheConfig(object):
             else:
                 self.policy_args[str(key)] = int(str(value))
         self.workload = bool(p.get('workload'))
+        self.stats = bool(p.get('stats'))
         self.workload_bytes = None
         try:
             self.workload_bytes = to_bytes(p.get('workload_size') or '4MiB', 'workload_size')
@@ -256,6 +258,7 @@ class CacheStack(Stack):
             results = self.apply(specs)
             live = bool([r for r in results if r['name'] == c.cache and
                          (r['before'] if self.check_mode else r['after']).get('exists')])
+        self.count_io([c.cache])
         intact = self.workload(live)
         healthy, findings = None, []
         if c.verify and live and not self.check_mode:
@@ -406,7 +409,7 @@ class CacheStack(Stack):
         status = cache_status(host, c.cache) if c.cache in host.facts else None
         report = self.status_report(status, record)
         report.update(state='present', check_healthy=healthy, check_findings=list(findings),
-                      tool_version=str(self.dmpd.version))
+                      tool_version=str(self.dmpd.version), io=self.read_io([c.cache]))
         problems = []
         if status is None:
             problems.append('cache %s: not active' % c.cache)

@@ -17,8 +17,8 @@
   record): wipefs signatures, mounts and users (lsblk) refuse them; then the first 4 KiB of
   the metadata are zeroed so the kernel formats fresh metadata;
 - one ``DmHost.apply`` batch; a live table that differs is refused, never swapped (that would
-  move data or lose the tracking); the known data is written when the era device does not
-  hold it;
+  move data or lose the tracking); with ``stats``, an I/O statistics region on the era device
+  before anything writes it; the known data is written when the era device does not hold it;
 - reading the live device, never suspended (a suspended dm-era answers neither status nor
   messages until resumed): ``take_metadata_snap``; ``era_check`` and ``era_dump --logical`` on
   the read-only view (the tools cannot open the metadata device the kernel holds); and
@@ -55,7 +55,7 @@ KNOWN_DATA_LINE = 4096
 REPORT_KEYS = ('name', 'state', 'device', 'backing', 'block_size', 'origin_device', 'metadata_device',
                'current_era', 'since_era', 'changed_blocks', 'changed_ranges', 'blocks_written_per_era',
                'metadata_usage_pct', 'check_healthy', 'check_findings', 'tool_version', 'checksums',
-               'workload_blocks')
+               'workload_blocks', 'io')
 
 
 def known_data(name, nbytes):
@@ -111,6 +111,7 @@ class EraConfig(object):
         self.dm_devices = [self.era, self.view] + ([] if self.backing == 'disks' else [self.meta, self.orig])
         self.safe_mode = p.get('safe_mode', True) is not False
         self.workload = bool(p.get('workload'))
+        self.stats = bool(p.get('stats'))
         self.verify = p.get('verify', True) is not False
 
         def sectors(key, default):
@@ -231,6 +232,7 @@ class EraStack(Stack):
             results = self.apply(specs)
             era = [r for r in results if r['name'] == c.era][0]
             era_there = bool((era['before'] if self.check_mode else era['after']).get('exists'))
+        self.count_io([c.era])
         intact = self.workload(era_there)
         self.final = want
         return self.report(want, intact)
@@ -444,6 +446,7 @@ class EraStack(Stack):
             'tool_version': str(self.dmpd.version),
             'checksums': {'workload_sha256': rec['workload']['sha256']} if rec.get('workload') else {},
             'workload_blocks': self.workload_blocks(rec, block),
+            'io': self.read_io([c.era]),
         }
 
     @staticmethod
@@ -485,7 +488,7 @@ class EraStack(Stack):
             'metadata_usage_pct': _pct(status.get('used_metadata_blocks'), status.get('total_metadata_blocks')),
             'check_healthy': healthy, 'check_findings': findings, 'tool_version': version,
             'checksums': {'workload_sha256': rec['workload']['sha256']} if rec.get('workload') else {},
-            'workload_blocks': self.workload_blocks(rec, block),
+            'workload_blocks': self.workload_blocks(rec, block), 'io': None,
             'removed': [r['name'] for r in results if r['changed']], 'loops_detached': [],
         }
         if c.verify and healthy is False:

@@ -14,8 +14,9 @@
 - safe mode on given disks: wipefs signatures and thin/cache/era metadata refuse them, unless the
   record says this stack was built on them;
 - one ``DmHost.apply`` batch (carve-outs, pool, volumes; on a built stack the snapshots too);
-  filesystems, mounts and the known workload; then, on the first build, the snapshots (after the
-  workload, so they hold what was written);
+  with ``stats``, an I/O statistics region on each volume; filesystems, mounts and the known
+  workload; then, on the first build, the snapshots (after the workload, so they hold what was
+  written) and their regions;
 - verification: a metadata snapshot reserved for ``thin_check`` and released right after (only
   if this run reserved it), the pool's and the thin devices' status.
 
@@ -48,7 +49,7 @@ MAX_METADATA_SECTORS = 33423360
 REPORT_KEYS = ('name', 'state', 'pool', 'backing', 'loop_file', 'loop_device', 'data_device', 'metadata_device',
                'block_size', 'volumes', 'snapshots', 'pool_mode', 'transaction_id', 'data_used_blocks',
                'data_total_blocks', 'data_usage_pct', 'metadata_used_blocks', 'metadata_total_blocks',
-               'metadata_usage_pct', 'needs_check', 'check_healthy', 'tool_version', 'checksums')
+               'metadata_usage_pct', 'needs_check', 'check_healthy', 'tool_version', 'checksums', 'io')
 
 
 def _unique(items):
@@ -89,6 +90,7 @@ class ThinConfig(object):
         self.data_path = data_dev if self.backing == 'devices' else MAPPER + self.data
         self.safe_mode = p.get('safe_mode', True) is not False
         self.workload = bool(p.get('workload'))
+        self.stats = bool(p.get('stats'))
         self.verify = p.get('verify', True) is not False
         pool = p.get('pool') or {}
 
@@ -272,6 +274,7 @@ class ThinStack(Stack):
             # nothing to read a table against yet: the whole stack would be created
             for name in ([c.meta, c.data, c.pool] + volumes + snapshots):
                 self.act('create device %s' % name)
+            self.count_io(volumes + snapshots)
             live = []
             first = None
         else:
@@ -279,10 +282,13 @@ class ThinStack(Stack):
             first = self.apply(self.carve(layout, carve_dev) + [self.pool_spec(layout)] +
                                [self.thin_spec(t) for t in wanted])
             live = [r['name'] for r in first if (r['before'] if self.check_mode else r['after']).get('exists')]
+            # counted from before mkfs and the workload
+            self.count_io([t['name'] for t in wanted])
         mount_dirs = self.filesystems(live, intent)
         checksums = self.workload(live, old.get('checksums') or {})
         if first is not None and not built and c.snapshots:
             self.apply([self.thin_spec(t) for t in c.snapshots])
+            self.count_io(snapshots)
         final = dict(intent, built=built or first is not None,
                      volumes=_unique((old.get('volumes') or []) + volumes),
                      snapshots=_unique((old.get('snapshots') or []) + snapshots),
@@ -496,6 +502,7 @@ class ThinStack(Stack):
             'needs_check': status.get('needs_check'), 'check_healthy': healthy,
             'tool_version': str(self.dmpd.version) if self.dmpd_used else None,
             'checksums': dict(record.get('checksums') or {}),
+            'io': self.read_io(volumes + snapshots),
         }
 
     # -- absent -------------------------------------------------------------------------

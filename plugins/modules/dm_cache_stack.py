@@ -137,6 +137,19 @@ options:
     description: Size of the known data, a multiple of 64KiB.
     type: raw
     default: 4MiB
+  stats:
+    description:
+      - With O(state=present), keep I/O statistics of the cache device (O(name)) through device-mapper statistics, one
+        region over the whole device, of program id C(sts-devicemapper-stack), made with the kernel's
+        C(@stats_create) message (as M(sts.devicemapper.dm_stats) makes its regions) right after the device is there
+        and before O(workload) write it, so their writes are counted.
+      - A device that has a region of that program id keeps it, so a run again changes nothing; regions of other
+        program ids are left alone. Each region made is listed in RV(actions). Only messages are sent; nothing is
+        suspended.
+      - The counters are returned in RV(report.io), read at the end of the run. The kernel keeps them while the
+        device exists. V(false) sends no statistics message.
+    type: bool
+    default: false
   verify:
     description:
       - V(present) checks the live metadata with C(cache_check) (the cache suspended for it, so the kernel commits
@@ -223,6 +236,18 @@ report:
       description: V(workload_sha256) of the known data; for O(state=absent) also V(origin_sha256), read back from the origin.
       type: dict
     data_intact: {description: "For O(state=absent) with the workload: the origin's checksum equals the known data's.", type: bool}
+    io:
+      description:
+        - With O(stats), the I/O of the cache device since its statistics region was made, read at the end of
+          the run. Device name to the region's counters summed over its areas, named as M(sts.devicemapper.dm_stats)
+          names them. These are C(reads), C(reads_merged), C(sectors_read), C(read_time), C(writes),
+          C(writes_merged), C(sectors_written), C(write_time), C(in_flight), C(io_ticks), C(time_in_queue),
+          C(read_ticks) and C(write_ticks), in 512-byte sectors and milliseconds.
+        - A device that is not there or suspended, or has no region yet (in check mode, one that would be made),
+          maps to V(null).
+        - V(null) without O(stats) and for O(state=absent).
+      type: dict
+      sample: {lab_cache: {reads: 70, writes: 64, sectors_read: 8704, sectors_written: 8192, io_ticks: 140}}
   sample: {name: lab_cache, state: present, device: lab_cache, backing: loop, mode: writeback, dirty_blocks: 64}
 problems:
   description:
@@ -271,6 +296,7 @@ ARGUMENT_SPEC = dict(
     policy=dict(type='str', choices=list(POLICIES), default='smq'),
     policy_args=dict(type='dict', default={}),
     workload=dict(type='bool', default=False),
+    stats=dict(type='bool', default=False),
     workload_size=dict(type='raw', default='4MiB'),
     verify=dict(type='bool', default=True),
     clean_timeout=dict(type='int', default=300),

@@ -161,6 +161,20 @@ options:
         recorded checksum is not written again.
     type: bool
     default: false
+  stats:
+    description:
+      - With O(state=present), keep I/O statistics of every volume and snapshot through device-mapper statistics, one
+        region over the whole device, of program id C(sts-devicemapper-stack), made with the kernel's
+        C(@stats_create) message (as M(sts.devicemapper.dm_stats) makes its regions) right after the device is there
+        and before C(mkfs) and O(workload) write it, so their writes are counted (a snapshot made on the first
+        build gets its region when it is made, after the workload).
+      - A device that has a region of that program id keeps it, so a run again changes nothing; regions of other
+        program ids are left alone. Each region made is listed in RV(actions). Only messages are sent; nothing is
+        suspended.
+      - The counters are returned in RV(report.io), read at the end of the run. The kernel keeps them while the
+        device exists. V(false) sends no statistics message.
+    type: bool
+    default: false
   verify:
     description:
       - Run C(thin_check) on the live pool through a metadata snapshot held for the check alone (released right
@@ -231,6 +245,18 @@ report:
     check_healthy: {description: The verdict of C(thin_check); V(null) when not checked., type: bool}
     tool_version: {description: "The version of thin-provisioning-tools, when the tools ran.", type: str}
     checksums: {description: sha256 of each volume's workload pattern (its read-back matched it)., type: dict}
+    io:
+      description:
+        - With O(stats), the I/O of each volume and snapshot since its statistics region was made, read at the end of
+          the run. Device name to the region's counters summed over its areas, named as M(sts.devicemapper.dm_stats)
+          names them. These are C(reads), C(reads_merged), C(sectors_read), C(read_time), C(writes),
+          C(writes_merged), C(sectors_written), C(write_time), C(in_flight), C(io_ticks), C(time_in_queue),
+          C(read_ticks) and C(write_ticks), in 512-byte sectors and milliseconds.
+        - A device that is not there or suspended, or has no region yet (in check mode, one that would be made),
+          maps to V(null).
+        - V(null) without O(stats) and for O(state=absent).
+      type: dict
+      sample: {lab_raw: {reads: 6, writes: 4, sectors_read: 768, sectors_written: 512, io_ticks: 16}}
     removed: {description: The devices removed (O(state=absent))., type: list, elements: str}
     loops_detached: {description: The loop devices detached (O(state=absent))., type: list, elements: str}
   sample: {name: lab, state: present, pool: lab_pool, backing: loop, pool_mode: rw, data_used_blocks: 10}
@@ -290,6 +316,7 @@ ARGUMENT_SPEC = dict(
         dev_id=dict(type='int'),
     )),
     workload=dict(type='bool', default=False),
+    stats=dict(type='bool', default=False),
     verify=dict(type='bool', default=True),
     udev_timeout=dict(type='int', default=10),
 )

@@ -1,5 +1,7 @@
 """playbooks/fault.yml and playbooks/repair.yml on the lab kernels, on stacks built on loop files
-(the data-disk slots belong to the other tests): a thin, a cache and an era stack with known data;
+(the data-disk slots belong to the other tests): a thin, a cache and an era stack with known data
+and I/O statistics (the build's writes counted on every device the stacks give their users; the
+build run again changes nothing);
 fault.yml puts an error, a flakey and a delay fault under each while a workload runs, heals, and
 writes its report (what each layer did, the data checked after each heal); then the thin pool is
 deactivated with dm_thin_repair, its metadata superblock overwritten with zeros through the
@@ -54,14 +56,14 @@ def test_fault_then_repair_playbooks(dm, prefix, record_property):
     pool, meta = thin + '_pool', thin + '_meta'
     stacks = [
         {'module': 'dm_thin_stack', 'args': {
-            'name': thin, 'dir': top, 'loop_size': '64M', 'metadata_size': '4M', 'workload': True,
+            'name': thin, 'dir': top, 'loop_size': '64M', 'metadata_size': '4M', 'workload': True, 'stats': True,
             'volumes': [{'name': v, 'size': '8M'} for v in vols], 'snapshots': [{'name': snap, 'origin': vols[0]}]}},
         {'module': 'dm_cache_stack', 'args': {
             'name': cache, 'dir': top, 'loop_size': '48MiB', 'metadata_size': '4MiB', 'cache_size': '8MiB',
-            'workload': True, 'workload_size': '1MiB'}},
+            'workload': True, 'workload_size': '1MiB', 'stats': True}},
         {'module': 'dm_era_stack', 'args': {
             'name': era, 'dir': top, 'loop_size': '32MiB', 'metadata_size': '4MiB', 'workload': True,
-            'workload_size': '1MiB'}},
+            'workload_size': '1MiB', 'stats': True}},
     ]
     report_dir = tempfile.mkdtemp(prefix='sts-fault-report-')
     spare = None
@@ -71,6 +73,25 @@ def test_fault_then_repair_playbooks(dm, prefix, record_property):
         assert all(r['_status'] == 'ok' and not r['problems'] for r in built), built
         sums = built[0]['report']['checksums']
         assert sorted(sums) == sorted(vols), built[0]['report']
+        # the statistics regions were made before the workload: its writes are counted on every device
+        # the stacks give their users (the snapshot, taken after the workload, is written by nothing:
+        # its region is asserted, not its writes)
+        users = [vols + [snap], [cache], [era]]
+        for result, names in zip(built, users):
+            io = result['report']['io']
+            assert sorted(io) == sorted(names), (result['report']['name'], io)
+            made = ['create the I/O statistics region (program id sts-devicemapper-stack) of device %s' % n for n in names]
+            assert [a for a in result['actions'] if a in made] == made, result['actions']
+            for name in names:
+                assert io[name] is not None, (name, io)
+                if name != snap:
+                    assert io[name]['sectors_written'] > 0, (name, io[name])
+        again = dm.batch(stacks)
+        assert [(r['_status'], r['changed'], r['actions'], r['problems']) for r in again] == [('ok', False, [], [])] * 3, \
+            again
+        # the regions were kept: a region made again would have lost the workload's writes
+        assert all(again[i]['report']['io'][n]['sectors_written'] >= built[i]['report']['io'][n]['sectors_written']
+                   for i, names in enumerate(users) for n in names), again
 
         # -- fault.yml: error, flakey, delay under every stack ------------------------------
         extra = {'thin_stack_name': thin, 'thin_stack_loop_dir': top, 'cache_stack_name': cache,

@@ -8,6 +8,15 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sts.devicemapper.plugins.filter.fleet_report_html import FilterModule, fleet_report_html
+from ansible_collections.sts.devicemapper.plugins.filter.fleet_report_io import FilterModule as IoFilterModule
+from ansible_collections.sts.devicemapper.plugins.filter.fleet_report_io import fleet_report_io
+
+
+def counters(reads=6, writes=4, sectors_read=768, sectors_written=512, io_ticks=16):
+    """What _dm_stats.totals gives for a region (the stacks' io)."""
+    return {'reads': reads, 'reads_merged': 0, 'sectors_read': sectors_read, 'read_time': 3, 'writes': writes,
+            'writes_merged': 0, 'sectors_written': sectors_written, 'write_time': 9, 'in_flight': 0,
+            'io_ticks': io_ticks, 'time_in_queue': 12, 'read_ticks': 3, 'write_ticks': 9}
 
 
 def thin(used=1187, meta_used=98, healthy=True):
@@ -19,7 +28,9 @@ def thin(used=1187, meta_used=98, healthy=True):
             'data_usage_pct': round(used * 100.0 / 16320, 2), 'metadata_used_blocks': meta_used,
             'metadata_total_blocks': 1024, 'metadata_usage_pct': round(meta_used * 100.0 / 1024, 2),
             'needs_check': False, 'check_healthy': healthy, 'tool_version': '0.9.0',
-            'checksums': {'sts_thin_fs': 'ab' * 32}}
+            'checksums': {'sts_thin_fs': 'ab' * 32},
+            'io': {'sts_thin_fs': counters(writes=40, sectors_written=20480), 'sts_thin_raw': counters(),
+                   'sts_thin_raw_snap': None}}
 
 
 def cache(dirty=0, healthy=True):
@@ -30,7 +41,8 @@ def cache(dirty=0, healthy=True):
             'write_hits': 5, 'write_misses': 64, 'hit_ratio': 0.7541, 'dirty_blocks': dirty,
             'dirty_blocks_before_teardown': None, 'cache_usage_pct': 9.38, 'metadata_usage_pct': 1.03,
             'metadata_mode': 'rw', 'needs_check': False, 'check_healthy': healthy, 'check_findings': [],
-            'tool_version': '1.1.0', 'checksums': {'workload_sha256': 'cd' * 32}, 'data_intact': None}
+            'tool_version': '1.1.0', 'checksums': {'workload_sha256': 'cd' * 32}, 'data_intact': None,
+            'io': {'sts_cache': counters(reads=130, writes=64, sectors_read=16650, sectors_written=8192)}}
 
 
 def era(current=3, ranges=([0, 64],), healthy=True):
@@ -282,3 +294,49 @@ def test_the_same_report_renders_the_same_page():
 def test_a_report_of_the_wrong_shape_fails_naming_what_it_got(report, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         fleet_report_html(report)
+
+
+def test_the_io_table_has_a_row_per_device_with_sectors_in_mib():
+    e = era()
+    e['io'] = None
+    page = Page(render([row('h2', era=e), row('h1', cache=None)]))
+    table = [x for x in page.elements if x.attrs.get('id') == 'io-table']
+    assert table, 'no I/O table'
+    io_figures = [x for x in page.figures() if '.io.' in x.attrs['data-field'] and x.tag == 'td']
+    devices = []
+    for x in io_figures:
+        key = (x.attrs['data-host'], x.attrs['data-field'].split('.io.')[1].split('.')[0])
+        if key not in devices:
+            devices.append(key)
+    # hosts in order, thin then cache, devices by name; era's io null gives no row
+    assert devices == [('h1', 'sts_thin_fs'), ('h1', 'sts_thin_raw'), ('h1', 'sts_thin_raw_snap'),
+                       ('h2', 'sts_thin_fs'), ('h2', 'sts_thin_raw'), ('h2', 'sts_thin_raw_snap'), ('h2', 'sts_cache')]
+    shown = dict((x.attrs['data-field'], x) for x in io_figures if x.attrs['data-host'] == 'h1')
+    assert shown['thin.io.sts_thin_fs.sectors_written'].text == '10.00'
+    assert json.loads(shown['thin.io.sts_thin_fs.sectors_written'].attrs['data-json']) == 20480
+    assert shown['thin.io.sts_thin_raw.sectors_read'].text == '0.38'
+    assert [shown['thin.io.sts_thin_raw.%s' % k].text for k in ('reads', 'writes', 'io_ticks')] == ['6', '4', '16']
+    assert shown['thin.io.sts_thin_raw_snap'].text == '-' and 'thin.io.sts_thin_raw_snap.reads' not in shown
+    assert [x.text for x in page.figures('h2', 'cache.io.sts_cache.sectors_read') if x.tag == 'td'] == ['8.13']
+
+
+def test_without_io_there_is_no_io_table():
+    t, c = thin(), cache()
+    del t['io']
+    c['io'] = None
+    text = render([row('h1', thin=t, cache=c)])
+    assert 'io-table' not in text and '<section id="io">' not in text
+
+
+def test_the_markdown_rows_are_the_html_table_s_as_texts():
+    assert IoFilterModule().filters() == {'fleet_report_io': fleet_report_io}
+    rows = fleet_report_io({'hosts': [row('h10', era=None), row('h9', thin=None)]})
+    assert [(r['host'], r['stack'], r['device']) for r in rows] == [
+        ('h9', 'cache sts_cache', 'sts_cache'), ('h10', 'thin sts_thin', 'sts_thin_fs'),
+        ('h10', 'thin sts_thin', 'sts_thin_raw'), ('h10', 'thin sts_thin', 'sts_thin_raw_snap'),
+        ('h10', 'cache sts_cache', 'sts_cache')]
+    assert rows[1] == {'host': 'h10', 'stack': 'thin sts_thin', 'device': 'sts_thin_fs', 'reads': '6', 'writes': '40',
+                       'mib_read': '0.38', 'mib_written': '10.00', 'io_ticks_ms': '16'}
+    assert set(rows[3].values()) - {'h10', 'thin sts_thin', 'sts_thin_raw_snap'} == {'-'}
+    with pytest.raises(AnsibleFilterError, match='^fleet_report_io: expected the report as a mapping'):
+        fleet_report_io([])
