@@ -93,15 +93,18 @@ slowest() {
 # tests are short (LAB_TEST_DMPD_LIVE_ONLY) starts its dm suite at once instead of waiting for the
 # other host's. Each test run writes its own log, whose last line says how long it took.
 host_tests() {
-    local host=$1 tests status=0
+    local host=$1 first=$2 tests status=0 only=()
+    # the dm tests marked one_host (their subject does not depend on the kernel) on the first host only
+    [ "$first" = 1 ] || only=(-m "not one_host")
     if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
         tests=tests/integration/dmpd
         for distro in $LAB_TEST_DMPD_LIVE_ONLY; do
             case $host in "$distro"-*) tests=tests/integration/dmpd/test_dmpd_live_pool.py ;; esac
         done
         echo "lab-test [$(elapsed)]: pytest $tests on $host (log: $LAB_DIR/dmpd-$host.log)"
+        # two workers, a file each (the live-pool tests of one file share a pool name)
         if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -m "$LAB_TEST_DMPD_MARK" \
-                "${DURATIONS[@]}" "$tests" >"$LAB_DIR/dmpd-$host.log" 2>&1; then
+                -n 2 --dist loadfile "${DURATIONS[@]}" "$tests" >"$LAB_DIR/dmpd-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dmpd tests on $host passed: $(tail -n 1 "$LAB_DIR/dmpd-$host.log")"
             slowest "$host" "$LAB_DIR/dmpd-$host.log"
         else
@@ -114,8 +117,9 @@ host_tests() {
     if [ "$LAB_TEST_DM" = 1 ] && compgen -G "tests/integration/dm/test_*.py" >/dev/null; then
         # two workers (each test file owns its device names and its area of the data disks)
         echo "lab-test [$(elapsed)]: pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
-        if STS_DM_HOSTS=$host "$VENV/bin/python" -m pytest -p no:cacheprovider -n 2 --dist loadfile \
-                "${DURATIONS[@]}" tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
+        # STS_DM_RUN_HOSTS: the repeated trials (dm_helpers.run_share) are shared out among the hosts
+        if STS_DM_HOSTS=$host STS_DM_RUN_HOSTS=$run_hosts "$VENV/bin/python" -m pytest -p no:cacheprovider \
+                -n 2 --dist loadfile "${only[@]}" "${DURATIONS[@]}" tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
             slowest "$host" "$LAB_DIR/dm-$host.log"
             grep '^figures: ' "$LAB_DIR/dm-$host.log" | sed "s/^/lab-test: $host /" || true
@@ -139,10 +143,11 @@ if [ "$LAB_TEST_DMPD" = 1 ] || [ "$LAB_TEST_DM" = 1 ]; then
     declare -A pids
     mapfile -t hosts < <("${LAB[@]}" hosts)
     [ "${#hosts[@]}" -gt 0 ] || { echo "lab-test: the lab lists no hosts" >&2; failed+=("lab hosts"); }
+    run_hosts=${#hosts[@]}
     for i in "${!hosts[@]}"; do
         host=${hosts[$i]}
         rm -f "$LAB_DIR/failed-$host"
-        host_tests "$host" &
+        host_tests "$host" "$(( i == 0 ))" &
         pids[$host]=$!
     done
     for host in "${!pids[@]}"; do

@@ -1,7 +1,8 @@
 # The dev loop: controller venvs, sanity on both ends of the supported
 # ansible-core range, lint, unit tests, the built collection installed into
 # the venv, integration against the real dmpd tools, and the docs site.
-# Included by the top-level Makefile; mk/lab.mk appends its stages to TEST_STAGES.
+# Included by the top-level Makefile; mk/lab.mk names the lab stage (TEST_LAB), which make test
+# runs alongside these stages.
 
 # "PYTHON REQUIREMENTS": the newest Python >= 3.12 with requirements/controller.txt
 # (ansible-core 2.21), or python3 with requirements/controller-py311.txt (2.19).
@@ -29,7 +30,7 @@ DEV_DEB_PACKAGES := thin-provisioning-tools shellcheck chromium
 
 TEST_STAGES := venv venv-oldest sanity lint unit integration-local docs
 
-banner = @printf '\n========== %s ==========\n' "$(1)"
+banner = @printf '\n========== %s [%s] ==========\n' "$(1)" "$$(date +%T)"
 
 .PHONY: venv venv-oldest apt-dev sanity sanity-newest sanity-oldest lint unit unit-newest unit-oldest \
 	install integration-local docs clean-dev

@@ -9,6 +9,19 @@ import tarfile
 from _harness import REPO, ModuleFailed, TargetHost  # noqa: F401 pylint: disable=unused-import
 
 PREFIX = 'stsit-'
+
+
+def run_share(total):
+    """This host's share of ``total`` repeated trials. lab-test runs the suite on every host of the
+    fleet at once and says how many in STS_DM_RUN_HOSTS: each host then tries its share (rounded
+    up, one at least), so a run tries about ``total`` in all, on every kernel; a host run alone
+    (unset) tries them all."""
+    value = os.environ.get('STS_DM_RUN_HOSTS', '1')
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError('STS_DM_RUN_HOSTS=%r: expected a number of hosts, 1 or more' % value)
+    return max(1, -(-total // int(value)))
+
+
 MIB = 2048                 # sectors
 SLOT = 256 * MIB           # sectors per slot on each data disk
 # slot numbers of each test file on both data disks (256 MiB each; 20 slots: a disk of 5 GiB at least)

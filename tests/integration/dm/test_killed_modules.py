@@ -12,13 +12,15 @@ import json
 import os
 import sys
 
-from dm_helpers import MIB, REPO, mapper
+from dm_helpers import MIB, REPO, mapper, run_share
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, 'files', 'fault_modules.py')
 # batch: that many creates and as many removes (a trial costs a TCG guest ~12-15 s: the killed run
 # and its re-run; create_snap's 50 trials are test_killed_run's)
-TRIALS = {'batch': 4, 'reload': 5, 'restore': 5, 'repair': 4}
+# for a host alone; lab-test shares reload, restore and repair out among the hosts of its run
+# (run_share); every host does the 4 batch trials, enough for a kill to land inside a batch
+TRIALS = {'batch': 4, 'reload': run_share(5), 'restore': run_share(5), 'repair': run_share(4)}
 # the two metadata the dmpd trials alternate between (bench's generator: thins, a snapshot,
 # runs and single blocks), big enough that thin_restore takes a while on a TCG guest
 MAPPINGS = (5000, 8000)
