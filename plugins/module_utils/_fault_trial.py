@@ -91,6 +91,19 @@ class TrialIO(object):
         return sha256_direct(path, nbytes)
 
     @staticmethod
+    def fs_errors(source):
+        """The errors ext4 has recorded on the filesystem of block device ``source`` since it was mounted
+        (``/sys/fs/ext4/<kernel name>/errors_count``), None for another filesystem. Since kernel 6.6 an
+        ext4 that met an error stops writing without a read-only flag in the mount table (emergency
+        read-only): this count is what tells."""
+        path = '/sys/fs/ext4/%s/errors_count' % os.path.basename(os.path.realpath(source))
+        try:
+            with open(path) as handle:
+                return int(handle.read().strip() or 0)
+        except (IOError, OSError, ValueError):
+            return None
+
+    @staticmethod
     def remove(path):
         try:
             os.unlink(path)
@@ -130,9 +143,10 @@ class StackView(object):
         self.known_bytes = dict((v, n) for v, _d, n, _s in self.known)
 
 
-def layer_report(host, view, mounts):
+def layer_report(host, view, mounts, fs_errors=None):
     """What every watched layer of the stack reports now: name -> {role, status fields, suspended}; and the
-    filesystems on its top devices: mount point -> 'ro' or 'rw'."""
+    filesystems on its top devices: mount point -> 'ro' or 'rw', with the errors ext4 recorded when there
+    are (``fs_errors(source)``: a count or None)."""
     out = {}
     for name, role in sorted(view.watch.items()):
         dev = host.facts.get(name)
@@ -149,7 +163,11 @@ def layer_report(host, view, mounts):
     filesystems = {}
     for source, target, options in mounts:
         if source in [MAPPER + t for t in view.top]:
-            filesystems[target] = 'ro' if 'ro' in options.split(',') else 'rw'
+            state = 'ro' if 'ro' in options.split(',') else 'rw'
+            errors = fs_errors(source) if fs_errors else None
+            if errors:
+                state += ' (ext4 recorded %d error%s: it writes no more)' % (errors, '' if errors == 1 else 's')
+            filesystems[target] = state
     return out, filesystems
 
 
@@ -199,6 +217,18 @@ def did(before, during, after, fs_during, fs_after):
         out.append('filesystem on %s: %s under the fault, %s after the heal'
                    % (target, fs_during.get(target, 'not mounted'), fs_after.get(target, 'not mounted')))
     return out
+
+
+def data_words(data):
+    """The known data after the heal, in words: verified, DIFFERS, UNREADABLE (why), or no known data."""
+    if data is None:
+        return 'not checked (check mode)'
+    if not data:
+        return 'no known data'
+    unreadable = sorted(set(d['unreadable'] for d in data if d.get('unreadable')))
+    if unreadable:
+        return 'UNREADABLE (%s)' % ', '.join(unreadable)
+    return 'verified' if all(d['intact'] for d in data) else 'DIFFERS'
 
 
 def io_summary(ops):
@@ -271,8 +301,12 @@ class FaultTrialRunner(FaultRunner):
             if t['healed'] is False:
                 problems.append('%s: not healed (table %s)' % (where, '; '.join(t['table_after'])))
             if t['data_verified'] is False:
-                problems.append('%s: the known data differs after the heal (%s)' % (where, ', '.join(
-                    d['volume'] for d in t['data'] if not d['intact'])))
+                differs = [d['volume'] for d in t['data'] if not d['intact'] and not d.get('unreadable')]
+                unreadable = ['%s: %s' % (d['volume'], d['unreadable']) for d in t['data'] if d.get('unreadable')]
+                if differs:
+                    problems.append('%s: the known data differs after the heal (%s)' % (where, ', '.join(differs)))
+                if unreadable:
+                    problems.append('%s: the known data cannot be read after the heal (%s)' % (where, ', '.join(unreadable)))
         self.result = dict(changed=True, trials=report, problems=problems,
                            data_verified=None if self.check_mode else all(t['data_verified'] is not False
                                                                           for t in report))
@@ -298,25 +332,31 @@ class FaultTrialRunner(FaultRunner):
                    length=injected.get('length'), table_injected=injected.get('table'))
         if self.check_mode:
             out.update(io=None, during=None, after=None, did=[], healed=None, data=[], data_verified=None,
-                       table_after=injected.get('table'))
+                       data_words=data_words(None), table_after=injected.get('table'))
             return out
         try:
             mounts = self.mounts(tools)
             ops = self.workload(view, mounts, item['duration'])
             host.refresh()
-            during, fs_during = layer_report(host, view, self.mounts(tools))
+            during, fs_during = layer_report(host, view, self.mounts(tools), self.fs_errors)
         finally:
             healed = self.step(host, base, name, stack, state='healed')
         host.refresh()
         mounts = self.mounts(tools)
-        after, fs_after = layer_report(host, view, mounts)
+        after, fs_after = layer_report(host, view, mounts, self.fs_errors)
         io = io_summary(ops)
         data = self.verify(view, mounts)
         out.update(io=io, io_words=io_words(io), during=during, after=after,
                    did=did(before, during, after, fs_during, fs_after),
                    healed=healed.get('table') == injected.get('healthy_table'), table_after=healed.get('table'),
-                   data=data, data_verified=all(d['intact'] for d in data) if data else None)
+                   data=data, data_verified=all(d['intact'] for d in data) if data else None,
+                   data_words=data_words(data))
         return out
+
+    def fs_errors(self, source):
+        """The io's ext4 error count of ``source`` (an io without the call: none known)."""
+        count = getattr(self.io, 'fs_errors', None)
+        return count(source) if count else None
 
     @staticmethod
     def mounts(tools):
@@ -372,9 +412,12 @@ class FaultTrialRunner(FaultRunner):
             path = device
             if device in mounted:
                 path = os.path.join(mounted[device], '%s_workload.bin' % view.name)
+            unreadable = None
             try:
                 got = self.io.sha256(path, nbytes)
             except (IOError, OSError, DmError) as exc:
+                unreadable = getattr(exc, 'msg', None) or (os.strerror(exc.errno) if getattr(exc, 'errno', None) else str(exc))
                 got = 'unreadable: %s' % (getattr(exc, 'msg', None) or exc)
-            rows.append({'volume': volume, 'path': path, 'sha256': got, 'expected': expected, 'intact': got == expected})
+            rows.append({'volume': volume, 'path': path, 'sha256': got, 'expected': expected, 'intact': got == expected,
+                         'unreadable': unreadable})
         return rows

@@ -108,7 +108,7 @@ def test_fault_then_repair_playbooks(dm, prefix, record_property):
         assert report['problems'] == [] and report['data_verified'] is True, report['problems']
         for t in trials:
             where = (t['kind'], t['fault']['type'])
-            assert t['healed'] is True and t['data_verified'] is True, (where, t)
+            assert t['healed'] is True and t['data_verified'] is True and t['data_words'] == 'verified', (where, t)
             assert t['device'] == {'thin': thin + '_data', 'cache': cache + '_corig', 'era': era + '_eorig'}[t['kind']]
             assert all(not row.get('suspended') for state in ('during', 'after') for row in t[state].values()), t
             assert t['did'], t

@@ -4,6 +4,7 @@ records, the trial's steps (inject, workload, what the layers say, heal, data), 
 report, check mode, and the refusals before anything is touched. The faults themselves are tried
 on the lab guests (tests/integration/dm/test_fault_playbooks.py)."""
 
+import errno
 import json
 import os
 
@@ -13,7 +14,7 @@ from argv_check import assert_argv
 from test_dm_ops import StatefulKernel
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._fault_trial import (
-    FaultTrialRunner, StackView, did, io_summary, io_words)
+    FaultTrialRunner, StackView, data_words, did, io_summary, io_words, layer_report)
 
 DATA = '0 8192 linear 7:0 4096'
 
@@ -105,7 +106,8 @@ def test_an_error_trial_breaks_the_data_device_runs_the_workload_heals_and_check
     assert trial['during']['s0_pool']['mode'] == 'rw' and trial['after']['s0_pool']['failed'] is False
     assert trial['did'] == ['pool s0_pool: mode rw, so after the heal too', 'thin devices v1, v1s: active throughout']
     assert trial['data'] == [{'volume': 'v1', 'path': '/dev/mapper/v1', 'sha256': 'aa', 'expected': 'aa',
-                              'intact': True}]
+                              'intact': True, 'unreadable': None}]
+    assert trial['data_words'] == 'verified'
     assert runner.result['data_verified'] is True and runner.result['problems'] == []
     assert not os.listdir(str(tmp_path / 'faults'))
 
@@ -115,6 +117,46 @@ def test_data_that_differs_after_the_heal_is_a_problem(thin, tmp_path):
                  faults=[{'fault': {'type': 'delay', 'read_ms': 5}, 'duration': 0}])
     assert runner.result['data_verified'] is False
     assert runner.result['problems'] == ['thin stack s0, delay under data: the known data differs after the heal (v1)']
+    assert runner.result['trials'][0]['data_words'] == 'DIFFERS'
+
+
+class UnreadableIO(FakeIO):
+    """The known data's reads fail: a filesystem that shut itself down after the fault (ext4 on 6.12)."""
+
+    def sha256(self, path, nbytes):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), path)
+
+
+def test_data_that_cannot_be_read_after_the_heal_is_named_so_not_as_differing(thin, tmp_path):
+    module = TrialModule(thin, dict(stacks=[{'kind': 'thin', 'name': 's0', 'dir': str(tmp_path)}],
+                                    faults=[{'fault': {'type': 'error'}}], record_dir=str(tmp_path / 'faults')))
+    ticks = iter(range(1000))
+    runner = FaultTrialRunner(module, io=UnreadableIO(thin, {}), clock=lambda: next(ticks))
+    runner.run()
+    (trial,) = runner.result['trials']
+    assert trial['data'][0]['unreadable'] == 'Input/output error' and trial['data'][0]['intact'] is False
+    assert trial['data_words'] == 'UNREADABLE (Input/output error)'
+    assert runner.result['data_verified'] is False
+    assert runner.result['problems'] == [
+        'thin stack s0, error under data: the known data cannot be read after the heal (v1: Input/output error)']
+
+
+class _View(object):
+    watch = {}
+    top = ['v1']
+
+
+class _Host(object):
+    facts = {}
+
+
+def test_a_filesystem_with_ext4_errors_says_so_though_the_mount_table_says_rw():
+    mounts = [('/dev/mapper/v1', '/mnt/v1', 'rw,relatime'), ('/dev/mapper/other', '/mnt/o', 'rw')]
+    _layers, fs = layer_report(_Host(), _View(), mounts, lambda source: 2 if source == '/dev/mapper/v1' else None)
+    assert fs == {'/mnt/v1': 'rw (ext4 recorded 2 errors: it writes no more)'}
+    assert layer_report(_Host(), _View(), mounts, lambda source: 0)[1] == {'/mnt/v1': 'rw'}
+    assert layer_report(_Host(), _View(), mounts)[1] == {'/mnt/v1': 'rw'}
+    assert data_words(None) == 'not checked (check mode)' and data_words([]) == 'no known data'
 
 
 def test_check_mode_plans_every_trial_and_does_no_io(thin, tmp_path):
