@@ -82,7 +82,7 @@ def test_a_pool_out_of_data_space_errors_or_queues_and_takes_writes_once_grown(d
         # grown to 32 MiB: the queued writes go through, and read back as the writer wrote them
         dm.module('dm_target', devices=[dict(name=data, reload=True, **lin(loop, 4, 32)),
                                         dict(name=pool, reload=True, **pool_table(meta, data, 32, []))])
-        for _ in range(300):
+        for _second in range(300):
             state = unit_state(dm, unit)
             if state['ActiveState'] not in ('active', 'activating', 'deactivating'):
                 break
