@@ -356,7 +356,9 @@ class FaultTrialRunner(FaultRunner):
     def fs_errors(self, source):
         """The io's ext4 error count of ``source`` (an io without the call: none known)."""
         count = getattr(self.io, 'fs_errors', None)
-        return count(source) if count else None
+        if count is None:
+            return None
+        return count(source)
 
     @staticmethod
     def mounts(tools):
