@@ -143,6 +143,13 @@ class StackView(object):
         self.known_bytes = dict((v, n) for v, _d, n, _s in self.known)
 
 
+def _fs_errors_words(count):
+    """' (ext4 recorded N errors: ...)' for a count above 0, else ''."""
+    if not count:
+        return ''
+    return ' (ext4 recorded %s error%s: it writes no more)' % (str(count), '' if count == 1 else 's')
+
+
 def layer_report(host, view, mounts, fs_errors=None):
     """What every watched layer of the stack reports now: name -> {role, status fields, suspended}; and the
     filesystems on its top devices: mount point -> 'ro' or 'rw', with the errors ext4 recorded when there
@@ -163,11 +170,8 @@ def layer_report(host, view, mounts, fs_errors=None):
     filesystems = {}
     for source, target, options in mounts:
         if source in [MAPPER + t for t in view.top]:
-            state = 'ro' if 'ro' in options.split(',') else 'rw'
-            errors = fs_errors(source) if fs_errors else None
-            if errors:
-                state += ' (ext4 recorded %d error%s: it writes no more)' % (errors, '' if errors == 1 else 's')
-            filesystems[target] = state
+            filesystems[target] = ('ro' if 'ro' in options.split(',') else 'rw') + _fs_errors_words(
+                fs_errors(source) if fs_errors is not None else None)
     return out, filesystems
 
 
