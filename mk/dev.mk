@@ -1,8 +1,7 @@
 # The dev loop: controller venvs, sanity on both ends of the supported
 # ansible-core range, lint, unit tests, the built collection installed into
 # the venv, integration against the real dmpd tools, and the docs site.
-# Included by the top-level Makefile; mk/lab.mk names the lab stage (TEST_LAB), which make test
-# runs alongside these stages.
+# Included by the top-level Makefile; mk/lab.mk appends its stages to TEST_STAGES.
 
 # "PYTHON REQUIREMENTS": the newest Python >= 3.12 with requirements/controller.txt
 # (ansible-core 2.21), or python3 with requirements/controller-py311.txt (2.19).

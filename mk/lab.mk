@@ -36,5 +36,4 @@ lab-status: ## lab: list the lab guests
 # (always, even on failure). LAB_TEST_DMPD=0 skips the dmpd tests; LAB_TEST_DMPD_MARK picks them (guest).
 lab-test: ## lab: boot the fleet, run the lab, dmpd and dm integration tests and every molecule scenario on it, tear it down
 	@lab/lab-test.sh
-# make test runs it alongside the other stages (hack/test.sh)
-TEST_LAB := lab-test
+TEST_STAGES += lab-test
