@@ -236,6 +236,9 @@ def write_inventory(hosts):
              "        ansible_ssh_args: -C -o ControlMaster=auto -o ControlPersist=30m",
              "        ansible_ssh_pipelining: true",
              "        ansible_python_interpreter: /usr/bin/python3",
+             # lab/pycache: whether lab up gave the guests' python3 a bytecode cache for module
+             # payloads (LAB_PYCACHE); benchmarks report it beside their figures
+             f"        lab_pycache: {'true' if pycache_wanted() else 'false'}",
              # what playbooks/site.yml builds on every lab host (make demo, the fleet scenario):
              # two thin volumes (one ext4, mounted), a snapshot, and known data written once into
              # each stack, counted by an I/O statistics region on each device the stacks give their
@@ -296,6 +299,60 @@ def _ansible_ping(hosts):
     return {name for name, r in results.items() if r.get("ping") == "pong"}
 
 
+PYCACHE_SOURCE = os.path.join(REPO, "lab", "pycache", "sts_lab_pycache.py")
+# run on each guest by ansible.builtin.command (argv): with a source, put the cache module and a
+# .pth that imports it into the first site-packages directory of the guest's python3; with none,
+# remove them and the cache (a guest as its image made it)
+_PYCACHE_INSTALL = """import os, shutil, site, sys
+where = site.getsitepackages()[0]
+names = ('sts_lab_pycache.py', 'sts_lab_pycache.pth')
+if len(sys.argv) > 1:
+    os.makedirs(where, exist_ok=True)
+    for name, text in zip(names, (sys.argv[1], 'import sts_lab_pycache\\n')):
+        with open(os.path.join(where, name + '.part'), 'w') as handle:
+            handle.write(text)
+        os.replace(os.path.join(where, name + '.part'), os.path.join(where, name))
+else:
+    for name in reversed(names):
+        if os.path.exists(os.path.join(where, name)):
+            os.remove(os.path.join(where, name))
+    shutil.rmtree('/var/cache/sts-lab-pycache', ignore_errors=True)
+print(where)
+"""
+
+
+def pycache_wanted():
+    """LAB_PYCACHE (default 1): install the bytecode cache for module payloads on the guests."""
+    value = os.environ.get("LAB_PYCACHE", "1")
+    if value not in ("0", "1"):
+        sys.exit(f"lab: LAB_PYCACHE={value!r}: expected 1 (install the bytecode cache, the default) or 0")
+    return value == "1"
+
+
+def _set_pycache(hosts, wanted):
+    """lab/pycache/sts_lab_pycache.py on every host (see its docstring), or removed from it when
+    not ``wanted``; False if a host failed."""
+    argv = ["python3", "-c", _PYCACHE_INSTALL]
+    if wanted:
+        with open(PYCACHE_SOURCE) as f:
+            argv.append(f.read())
+    results = run_ansible(",".join(h["name"] for h in hosts), "ansible.builtin.command", json.dumps({"argv": argv}),
+                          timeout=60)
+    ok = True
+    for host in hosts:
+        result = results.get(host["name"], {"failed": True, "msg": "no result"})
+        if result.get("rc") != 0 or result.get("failed"):
+            ok = False
+            print(f"lab: {host['name']}: the bytecode cache could not be {'installed' if wanted else 'removed'}: "
+                  f"{result.get('stderr') or result.get('msg')}", file=sys.stderr)
+        elif wanted:
+            print(f"lab: {host['name']}: bytecode cache for module payloads in {result['stdout'].strip()} "
+                  "(LAB_PYCACHE=0: none)", flush=True)
+        else:
+            print(f"lab: {host['name']}: no bytecode cache (LAB_PYCACHE=0)", flush=True)
+    return ok
+
+
 def up(distros):
     cfg = settings()
     # everything the images and the guests need, in one install before anything runs in parallel
@@ -325,7 +382,11 @@ def up(distros):
                   f"data disks) ssh 127.0.0.1:{host['port']}", flush=True)
         hosts.append(host)
     write_inventory(hosts + [h for h in map(_read_host, stray) if h])
-    return 0 if _wait(hosts, cfg, start) else 1
+    if not _wait(hosts, cfg, start):
+        return 1
+    if not _set_pycache(hosts, pycache_wanted()):
+        return 1
+    return 0
 
 
 def _wait(hosts, cfg, start):

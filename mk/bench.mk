@@ -13,6 +13,9 @@ BENCH_ARGS ?=
 BENCH_REQUIREMENTS := requirements/bench.txt
 BENCH_STAMP := $(VENV)/.sts-bench-installed
 BENCH_SELECT := $(addprefix --suite ,$(BENCH_SUITES))
+# the guests as their images made them: no bytecode cache for module payloads (docs/lab.md),
+# which makes every module run compile its code, as on any host (BENCH_LAB_PYCACHE=1: the cache)
+BENCH_LAB_PYCACHE ?= 0
 
 .PHONY: bench bench-deps bench-lab bench-render
 
@@ -37,8 +40,8 @@ $(BENCH_STAMP): $(BENCH_REQUIREMENTS) $(VENV_STAMP)
 bench-lab: bench-deps
 	@lab=$$($(VENV)/bin/python -m bench.run --lab-needed $(BENCH_SELECT)); \
 	if [ -n "$$lab" ]; then \
-		echo "bench: $$lab need the lab: make lab-up"; \
-		$(MAKE) --no-print-directory lab-up; \
+		echo "bench: $$lab need the lab: make lab-up LAB_PYCACHE=$(BENCH_LAB_PYCACHE)"; \
+		$(MAKE) --no-print-directory lab-up LAB_PYCACHE=$(BENCH_LAB_PYCACHE); \
 	fi
 
 bench-render: bench-deps ## benchmarks: re-render docs/performance.md and its plots from bench/results/*.json
