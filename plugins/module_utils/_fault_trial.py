@@ -39,6 +39,11 @@ DEFAULT_FAULTS = [
 ]
 # the writes of a trial: this many 64 KiB blocks right after the known data
 SCRATCH_BLOCKS = 4
+# the filesystems a trial's recovery checks (e2fsck), and e2fsck's exit codes that mean it is clean
+# now (0: no errors, 1: errors fixed, 2: fixed, reboot wanted: a mounted root, never ours)
+FSCK_TYPES = ('ext2', 'ext3', 'ext4')
+FSCK_FIXED = (0, 1, 2)
+FSCK_RC_WORDS = {0: 'clean', 1: 'errors fixed', 2: 'errors fixed', 4: 'errors left', 8: 'operational error'}
 STATUS_KEYS = {
     'thin-pool': ('mode', 'read_only', 'needs_check', 'failed', 'out_of_data_space', 'used_data_blocks',
                   'transaction_id'),
@@ -168,7 +173,8 @@ def layer_report(host, view, mounts, fs_errors=None):
             row['status'] = status.get('raw')
         out[name] = row
     filesystems = {}
-    for source, target, options in mounts:
+    for mount in mounts:
+        source, target, options = mount[:3]
         if source in [MAPPER + t for t in view.top]:
             filesystems[target] = ('ro' if 'ro' in options.split(',') else 'rw') + _fs_errors_words(
                 fs_errors(source) if fs_errors is not None else None)
@@ -223,16 +229,39 @@ def did(before, during, after, fs_during, fs_after):
     return out
 
 
-def data_words(data):
-    """The known data after the heal, in words: verified, DIFFERS, UNREADABLE (why), or no known data."""
+def data_words(data, recovery=None):
+    """The known data after the heal, in words: verified, DIFFERS, UNREADABLE (why), or no known data; with
+    'after the recovery of FILESYSTEMS' when filesystems had to be checked and mounted again first."""
     if data is None:
         return 'not checked (check mode)'
     if not data:
         return 'no known data'
     unreadable = sorted(set(d['unreadable'] for d in data if d.get('unreadable')))
     if unreadable:
-        return 'UNREADABLE (%s)' % ', '.join(unreadable)
-    return 'verified' if all(d['intact'] for d in data) else 'DIFFERS'
+        words = 'UNREADABLE (%s)' % ', '.join(unreadable)
+    else:
+        words = 'verified' if all(d['intact'] for d in data) else 'DIFFERS'
+    if recovery:
+        words += ' after the recovery of %s' % ', '.join(r['filesystem'] for r in recovery)
+    return words
+
+
+def recovery_words(row):
+    """One sentence: how a filesystem's recovery after the heal went, step by step."""
+    names = {'umount': 'unmounted', 'e2fsck': 'e2fsck -f -p', 'mount': 'mounted again'}
+    steps = []
+    for step in row['steps']:
+        if step['argv'] is None:
+            steps.append(step['output'])
+            continue
+        name = names.get(step['argv'][0], step['argv'][0])
+        if step['argv'][0] == 'e2fsck':
+            name += ' rc %d (%s)' % (step['rc'], FSCK_RC_WORDS.get(step['rc'], 'failed'))
+        elif step['rc'] != 0:
+            name = '%s FAILED (rc %d: %s)' % (step['argv'][0], step['rc'], step['output'] or 'no output')
+        steps.append(name)
+    return 'filesystem on %s: its known data unreadable after the heal; %s: %s' % (
+        row['filesystem'], ', '.join(steps), 'recovered' if row['recovered'] else 'NOT recovered')
 
 
 def io_summary(ops):
@@ -350,11 +379,17 @@ class FaultTrialRunner(FaultRunner):
         after, fs_after = layer_report(host, view, mounts, self.fs_errors)
         io = io_summary(ops)
         data = self.verify(view, mounts)
+        first_data, recovery = data, []
+        if self.params.get('recover', True) and any(d.get('unreadable') for d in data):
+            recovery = self.recover_filesystems(view, mounts, data)
+            if recovery:
+                data = self.verify(view, self.mounts(tools))
         out.update(io=io, io_words=io_words(io), during=during, after=after,
-                   did=did(before, during, after, fs_during, fs_after),
+                   did=did(before, during, after, fs_during, fs_after) + [recovery_words(r) for r in recovery],
                    healed=healed.get('table') == injected.get('healthy_table'), table_after=healed.get('table'),
+                   recovery=recovery, data_before_recovery=first_data if recovery else None,
                    data=data, data_verified=all(d['intact'] for d in data) if data else None,
-                   data_words=data_words(data))
+                   data_words=data_words(data, recovery))
         return out
 
     def fs_errors(self, source):
@@ -366,16 +401,46 @@ class FaultTrialRunner(FaultRunner):
 
     @staticmethod
     def mounts(tools):
-        """[(source, target, options)] of every mount."""
-        _rc, out = tools.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET,OPTIONS'])
+        """[(source, target, options, fstype)] of every mount."""
+        _rc, out = tools.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET,OPTIONS,FSTYPE'])
         if not out.strip():
             return []
-        return [(f.get('source') or '', f.get('target') or '', f.get('options') or '')
+        return [(f.get('source') or '', f.get('target') or '', f.get('options') or '', f.get('fstype') or '')
                 for f in json.loads(out).get('filesystems', [])]
+
+    def recover_filesystems(self, view, mounts, data):
+        """After the heal: every ext2/3/4 filesystem on a top device whose known data cannot be read (since
+        kernel 6.6 an ext4 that met write errors shuts itself down: reads fail with EIO until it is mounted
+        again) unmounted, checked with ``e2fsck -f -p`` (fixing only what is safe) and mounted again with
+        its options; mounted again also when the check fails. [{filesystem, device, fstype, steps,
+        recovered}], one per filesystem tried; each step {argv, rc, output}."""
+        unreadable = [d['path'] for d in data if d.get('unreadable')]
+        out = []
+        for source, target, options, fstype in (m[:4] for m in mounts):
+            if source not in [MAPPER + t for t in view.top]:
+                continue
+            if not any(path.startswith(target.rstrip('/') + '/') for path in unreadable):
+                continue
+            row = {'filesystem': target, 'device': source, 'fstype': fstype, 'steps': [], 'recovered': False}
+            out.append(row)
+            if fstype not in FSCK_TYPES:
+                row['steps'].append({'argv': None, 'rc': None, 'output': 'no check for a %s filesystem' % fstype})
+                continue
+            if not self._recovery_step(row, ['umount', target], (0,)):
+                continue
+            checked = self._recovery_step(row, ['e2fsck', '-f', '-p', source], FSCK_FIXED)
+            mounted = self._recovery_step(row, ['mount', '-t', fstype, '-o', options, source, target], (0,))
+            row['recovered'] = checked and mounted
+        return out
+
+    def _recovery_step(self, row, argv, ok):
+        rc, stdout, stderr = self.run_argv(argv, None)
+        row['steps'].append({'argv': argv, 'rc': rc, 'output': ((stderr or '') + (stdout or '')).strip()[-400:]})
+        return rc in ok
 
     def places(self, view, mounts):
         """(volume, path to read, path to write or None, known bytes): a device, or files in its mounted filesystem."""
-        mounted = dict((source, target) for source, target, _o in mounts)
+        mounted = dict((m[0], m[1]) for m in mounts)
         out = []
         for volume in view.top:
             device = MAPPER + volume
@@ -412,7 +477,7 @@ class FaultTrialRunner(FaultRunner):
         return ops
 
     def verify(self, view, mounts):
-        mounted = dict((source, target) for source, target, _o in mounts)
+        mounted = dict((m[0], m[1]) for m in mounts)
         rows = []
         for volume, device, nbytes, expected in view.known:
             path = device

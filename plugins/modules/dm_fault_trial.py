@@ -24,6 +24,10 @@ description:
     sentences saying what each layer did, whether the healthy table came back, and whether the data is intact.
   - A fault under a pool's or a cache's metadata can leave it failed or read-only after the heal; that is reported
     (and M(sts.devicemapper.dm_thin_repair) recovers a thin pool).
+  - "With O(recover), a filesystem on a top device whose known data cannot be read after the heal (since kernel 6.6
+    an ext4 that met write errors shuts itself down: its reads fail with EIO until it is mounted again) is
+    unmounted, checked with C(e2fsck -f -p) (only the fixes that are safe without a person) and mounted again with
+    its options, and the data is compared again; the trial records every step and both comparisons."
 author:
   - sts.devicemapper maintainers (@sts-devicemapper)
 extends_documentation_fragment:
@@ -87,6 +91,13 @@ options:
     description: Seconds the workload runs under each fault (at least one pass over the devices).
     type: float
     default: 5
+  recover:
+    description:
+      - After the heal, unmount, check (C(e2fsck -f -p), ext2/3/4 only) and mount again every filesystem on the
+        stack's top devices whose known data cannot be read, then compare the data again.
+      - V(false) leaves such a filesystem as the fault left it, and the data as unreadable.
+    type: bool
+    default: true
   record_dir:
     description: Directory of the fault records (M(sts.devicemapper.dm_fault)'s O(sts.devicemapper.dm_fault#module:record_dir)).
     type: path
@@ -125,12 +136,15 @@ trials:
       C(slowest_read_ms), C(slowest_write_ms), C(errors)) and C(io_words); C(before), C(during), C(after) (for each
       layer, C(role), C(present), C(suspended), the status fields, C(failed), C(status)); C(did) (sentences);
       C(healed) (the healthy table is back); C(table_injected), C(table_after); C(data) (per volume C(path),
-      C(sha256), C(expected), C(intact)) and C(data_verified).
+      C(sha256), C(expected), C(intact), C(unreadable)), C(data_verified) and C(data_words); C(recovery) (per
+      filesystem recovered after the heal with O(recover), C(filesystem), C(device), C(fstype), C(steps) (each C(argv),
+      C(rc), C(output)), C(recovered)) and C(data_before_recovery) (C(data) as it was before, null without a
+      recovery).
   returned: always
   type: list
   elements: dict
 problems:
-  description: Trials not healed, or whose known data differs after the heal.
+  description: Trials not healed, or whose known data differs or cannot be read after the heal (and the recovery).
   returned: always
   type: list
   elements: str
@@ -155,6 +169,7 @@ def main():
             layer=dict(type='str', choices=['metadata', 'data', 'cache_data', 'origin']),
             start=dict(type='str'), length=dict(type='str'), duration=dict(type='float'))),
         duration=dict(type='float', default=5),
+        recover=dict(type='bool', default=True),
         record_dir=dict(type='path', default=RECORD_DIR),
         udev_timeout=dict(type='int', default=10)))
 

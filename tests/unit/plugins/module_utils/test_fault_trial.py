@@ -204,3 +204,96 @@ def test_the_words_of_the_report():
     io = io_summary([('read', True, None, 1.0), ('read', False, 'Input/output error', 3.5), ('write', True, None, 120.0)])
     assert io_words(io) == ('reads 1 ok, 1 failed; writes 1 ok, 0 failed; slowest read 4 ms; slowest write 120 ms '
                             '(Input/output error)')
+
+
+class MountedTrialModule(TrialModule):
+    """v1 carries a mounted filesystem of ``fstype`` at /mnt/v1; ``answers`` gives umount, e2fsck and mount
+    their exit codes (0 by default); ``calls`` records them."""
+
+    def __init__(self, kernel, params, fstype='ext4', answers=None):
+        super(MountedTrialModule, self).__init__(kernel, params)
+        self.fstype, self.answers, self.calls = fstype, answers or {}, []
+
+    def run_command(self, argv, data=None, binary_data=False, environ_update=None):
+        assert_argv(argv)
+        tool = os.path.basename(argv[0])
+        if tool == 'findmnt':
+            assert argv[-1] == 'SOURCE,TARGET,OPTIONS,FSTYPE'
+            return 0, json.dumps({'filesystems': [
+                {'source': '/dev/mapper/v1', 'target': '/mnt/v1', 'options': 'rw,relatime', 'fstype': self.fstype},
+                {'source': '/dev/vda', 'target': '/', 'options': 'rw', 'fstype': 'ext4'}]}), ''
+        if tool in ('umount', 'e2fsck', 'mount'):
+            self.calls.append(list(argv))
+            rc = self.answers.get(tool, 0)
+            return rc, '', '' if rc in (0, 1) else '%s: it went wrong' % tool
+        return super(MountedTrialModule, self).run_command(argv, data, binary_data, environ_update)
+
+
+class ShutDownFsIO(FakeIO):
+    """The known file on /mnt/v1 reads EIO (ext4 shut itself down) until the filesystem was mounted again."""
+
+    def __init__(self, kernel, module):
+        super(ShutDownFsIO, self).__init__(kernel, {})
+        self.module = module
+
+    def sha256(self, path, nbytes):
+        assert path == '/mnt/v1/s0_workload.bin'
+        mounted_again = [c for c in self.module.calls if c[0] == 'mount']
+        if not mounted_again or self.module.answers.get('mount'):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), path)
+        return 'aa'
+
+
+def run_mounted(thin, tmp_path, **kwargs):
+    params = dict(stacks=[{'kind': 'thin', 'name': 's0', 'dir': str(tmp_path)}], faults=[{'fault': {'type': 'error'}}],
+                  record_dir=str(tmp_path / 'faults'))
+    params.update(kwargs.pop('params', {}))
+    module = MountedTrialModule(thin, params, **kwargs)
+    ticks = iter(range(1000))
+    runner = FaultTrialRunner(module, io=ShutDownFsIO(thin, module), clock=lambda: next(ticks))
+    runner.run()
+    return module, runner
+
+
+def test_a_filesystem_that_shut_itself_down_is_unmounted_checked_and_mounted_again_then_verified(thin, tmp_path):
+    module, runner = run_mounted(thin, tmp_path, answers={'e2fsck': 1})
+    assert module.calls == [['umount', '/mnt/v1'], ['e2fsck', '-f', '-p', '/dev/mapper/v1'],
+                            ['mount', '-t', 'ext4', '-o', 'rw,relatime', '/dev/mapper/v1', '/mnt/v1']]
+    (trial,) = runner.result['trials']
+    assert trial['data_before_recovery'][0]['unreadable'] == 'Input/output error'
+    assert trial['data'][0]['intact'] and trial['data_verified'] is True
+    assert trial['data_words'] == 'verified after the recovery of /mnt/v1'
+    assert trial['recovery'][0]['recovered'] is True and [s['rc'] for s in trial['recovery'][0]['steps']] == [0, 1, 0]
+    assert trial['did'][-1] == ('filesystem on /mnt/v1: its known data unreadable after the heal; unmounted, '
+                                'e2fsck -f -p rc 1 (errors fixed), mounted again: recovered')
+    assert runner.result['data_verified'] is True and runner.result['problems'] == []
+
+
+def test_a_failed_check_still_mounts_the_filesystem_again_and_the_data_stays_a_problem(thin, tmp_path):
+    module, runner = run_mounted(thin, tmp_path, answers={'e2fsck': 4, 'mount': 32})
+    assert [c[0] for c in module.calls] == ['umount', 'e2fsck', 'mount']
+    (trial,) = runner.result['trials']
+    assert trial['recovery'][0]['recovered'] is False
+    assert trial['did'][-1] == ('filesystem on /mnt/v1: its known data unreadable after the heal; unmounted, '
+                                'e2fsck -f -p rc 4 (errors left), mount FAILED (rc 32: mount: it went wrong): '
+                                'NOT recovered')
+    assert trial['data_words'] == 'UNREADABLE (Input/output error) after the recovery of /mnt/v1'
+    assert runner.result['problems'] == [
+        'thin stack s0, error under data: the known data cannot be read after the heal (v1: Input/output error)']
+
+
+def test_a_filesystem_that_cannot_be_unmounted_is_left_as_it_is(thin, tmp_path):
+    module, runner = run_mounted(thin, tmp_path, answers={'umount': 32})
+    assert module.calls == [['umount', '/mnt/v1']]
+    assert runner.result['trials'][0]['recovery'][0]['recovered'] is False
+    assert runner.result['data_verified'] is False
+
+
+def test_no_recovery_when_not_asked_or_for_another_filesystem(thin, tmp_path):
+    module, runner = run_mounted(thin, tmp_path, params={'recover': False})
+    assert module.calls == [] and runner.result['trials'][0]['recovery'] == []
+    assert runner.result['trials'][0]['data_words'] == 'UNREADABLE (Input/output error)'
+    module, runner = run_mounted(thin, tmp_path, fstype='xfs')
+    assert module.calls == []
+    assert runner.result['trials'][0]['recovery'][0]['steps'] == [
+        {'argv': None, 'rc': None, 'output': 'no check for a xfs filesystem'}]
