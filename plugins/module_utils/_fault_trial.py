@@ -18,7 +18,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import json
 import mmap
 import os
 import time
@@ -402,11 +401,7 @@ class FaultTrialRunner(FaultRunner):
     @staticmethod
     def mounts(tools):
         """[(source, target, options, fstype)] of every mount."""
-        _rc, out = tools.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET,OPTIONS,FSTYPE'])
-        if not out.strip():
-            return []
-        return [(f.get('source') or '', f.get('target') or '', f.get('options') or '', f.get('fstype') or '')
-                for f in json.loads(out).get('filesystems', [])]
+        return [(m['source'], m['target'], m['options'], m['fstype']) for m in tools.mount_rows()]
 
     def recover_filesystems(self, view, mounts, data):
         """After the heal: every ext2/3/4 filesystem on a top device whose known data cannot be read (since

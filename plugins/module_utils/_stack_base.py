@@ -120,12 +120,21 @@ class HostTools(object):
         self.change(['blkdiscard', '--zeroout', '--offset', '0', '--length', str(length), device])
 
     # -- filesystems and mounts ---------------------------------------------------------
-    def mounts(self):
-        """[(source, target)] of every mount."""
-        _rc, out = self.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET'])
+    def mount_rows(self):
+        """[{source, target, fstype, options}] of every mount (findmnt's JSON)."""
+        _rc, out = self.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET,FSTYPE,OPTIONS'])
         if not out.strip():
             return []
-        return [(f.get('source') or '', f.get('target') or '') for f in json.loads(out).get('filesystems', [])]
+        return [dict(source=f.get('source') or '', target=f.get('target') or '', fstype=f.get('fstype') or '',
+                     options=f.get('options') or '') for f in json.loads(out).get('filesystems', [])]
+
+    def mounts(self):
+        """[(source, target)] of every mount."""
+        return [(m['source'], m['target']) for m in self.mount_rows()]
+
+    def remount(self, row):
+        """Mount a filesystem again as ``row`` (a mount_rows row) says."""
+        self.change(['mount', '-t', row['fstype'], '-o', row['options'], row['source'], row['target']])
 
     def filesystems(self, devices):
         """{device: what blkid finds on it (TYPE, or the partition table's PTTYPE)}; empty devices are left out."""

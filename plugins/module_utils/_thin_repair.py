@@ -110,18 +110,7 @@ class RepairRecord(object):
 
 
 class RepairTools(HostTools):
-    """HostTools plus mounts with their filesystem type and options, and the raw copy of a device."""
-
-    def mount_rows(self):
-        """[{source, target, fstype, options}] of every mount."""
-        _rc, out = self.read(['findmnt', '--list', '--json', '--output', 'SOURCE,TARGET,FSTYPE,OPTIONS'])
-        if not out.strip():
-            return []
-        return [dict(source=f.get('source') or '', target=f.get('target') or '', fstype=f.get('fstype') or '',
-                     options=f.get('options') or '') for f in json.loads(out).get('filesystems', [])]
-
-    def remount(self, row):
-        self.change(['mount', '-t', row['fstype'], '-o', row['options'], row['source'], row['target']])
+    """HostTools plus the raw copy of a device."""
 
     def copy_sparse(self, src, dest):
         self.change(['cp', '--sparse=always', src, dest])

@@ -218,7 +218,7 @@ class MountedTrialModule(TrialModule):
         assert_argv(argv)
         tool = os.path.basename(argv[0])
         if tool == 'findmnt':
-            assert argv[-1] == 'SOURCE,TARGET,OPTIONS,FSTYPE'
+            assert argv[-1] == 'SOURCE,TARGET,FSTYPE,OPTIONS'
             return 0, json.dumps({'filesystems': [
                 {'source': '/dev/mapper/v1', 'target': '/mnt/v1', 'options': 'rw,relatime', 'fstype': self.fstype},
                 {'source': '/dev/vda', 'target': '/', 'options': 'rw', 'fstype': 'ext4'}]}), ''
