@@ -768,6 +768,27 @@ class DmHost(object):
         self.refresh()
 
     # -- udev -------------------------------------------------------------------------
+    def closed_after_unmount(self, names):
+        """The facts once the kernel closed ``names``, whose filesystems were just unmounted: the facts read
+        before still count the mounts, and udev's probe of a device just closed may hold it open a moment, so
+        they are read again until no such device is open from outside dm (up to ``udev_timeout`` seconds; a
+        device still open then is refused by the removal, naming its open count). In check mode nothing was
+        unmounted: the planned unmounts are taken off the open counts."""
+        if self.check_mode:
+            for name in names:
+                dev = self.facts.get(name)
+                if dev is not None:
+                    dev['open_count'] = len(dev['names_using_dev'])
+            return
+        deadline = time.time() + self.udev_timeout
+        while True:
+            self.refresh()
+            busy = [n for n in names if n in self.facts
+                    and self.facts[n]['open_count'] > len(self.facts[n]['names_using_dev'])]
+            if not busy or time.time() >= deadline:
+                return
+            self._sleep(0.1)
+
     def wait_for_node(self, name, present=True):
         """Wait until /dev/mapper/NAME exists (or is gone); ``dmsetup mknodes`` as a last resort."""
         path = MAPPER + name

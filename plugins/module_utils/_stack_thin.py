@@ -522,6 +522,8 @@ class ThinStack(Stack):
         for source, target in mounts:
             self.act('unmount %s from %s' % (source, target))
             self.tools.umount(target)
+        if mounts:
+            self.host.closed_after_unmount([source[len(MAPPER):] for source, _target in mounts])
         results = self.apply([DeviceSpec(n, state='absent') for n in names])
         loops = self.tools.loops_of(old['loop_file']) if old.get('loop_file') else []
         for loop in loops:

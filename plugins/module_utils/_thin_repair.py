@@ -350,10 +350,14 @@ class ThinRepair(object):
     def stop(self, saved):
         """Unmount, remove the users in dependency order, swap the pool's table for error (each step only if needed)."""
         mounted = set((m['source'], m['target']) for m in self.tools.mount_rows())
+        unmounted = []
         for row in sorted(saved['mounts'], key=lambda m: m['target'], reverse=True):
             if (row['source'], row['target']) in mounted:
                 self.act('unmount %s from %s' % (row['source'], row['target']))
                 self.tools.umount(row['target'])
+                unmounted.append(row['source'][len(MAPPER):])
+        if unmounted:
+            self.host.closed_after_unmount(unmounted)
         present = [u['name'] for u in saved['users'] if u['name'] in self.host.facts]
         if present:
             self.apply([DeviceSpec(name, state='absent') for name in present])

@@ -382,6 +382,8 @@ class StatefulKernel(object):
         self.devices = {}
         self.calls = []
         self.next_minor = 0
+        # opens from outside dm (a mounted filesystem): name -> count, added to the open count
+        self.opens = {}
 
     def add(self, name, table, suspended=False, inactive=None):
         self.devices[name] = dict(minor=self.next_minor, live=self._echoed(table), inactive=inactive,
@@ -414,7 +416,7 @@ class StatefulKernel(object):
             attr = ('L' if dev['live'] else '-') + ('I' if dev['inactive'] else '-') + \
                 ('s' if dev['suspended'] else '-') + 'w'
             rows.append('%s||253|%d|%s|%d|%d|0|%s|%s\n' % (
-                name, dev['minor'], attr, len(holders), len((dev['live'] or '').splitlines()),
+                name, dev['minor'], attr, len(holders) + self.opens.get(name, 0), len((dev['live'] or '').splitlines()),
                 ','.join(self._used(dev)), ','.join(holders)))
         return ''.join(rows) or 'No devices found\n'
 
@@ -1036,3 +1038,34 @@ def test_a_uuid_the_kernel_refuses_names_the_command_and_the_uuid():
     assert err.value.msg == ('device v0: uuid STS-v0 not set: dmsetup rename v0 --setuuid STS-v0 failed (rc 1): '
                              'device-mapper: rename ioctl on v0  failed: Invalid argument')
     assert err.value.details['cmd'] == ['dmsetup', 'rename', 'v0', '--setuuid', 'STS-v0']
+
+
+def test_after_an_unmount_the_facts_are_read_again_until_udev_lets_the_device_go():
+    kernel = StatefulKernel()
+    kernel.add('v0', '0 8 zero')
+    kernel.opens['v0'] = 1           # a mounted filesystem
+    host = stateful_host(kernel)
+    host.udev_timeout = 5
+    assert host.facts['v0']['open_count'] == 1
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        kernel.opens['v0'] = 0       # udev's probe of the closed device ended
+    host._sleep = sleep
+    host.closed_after_unmount(['v0'])
+    assert host.facts['v0']['open_count'] == 0 and sleeps == [0.1]
+    host.apply([DeviceSpec('v0', state='absent')])
+    assert 'v0' not in kernel.devices
+
+
+def test_in_check_mode_the_planned_unmounts_are_taken_off_the_open_counts():
+    kernel = StatefulKernel()
+    kernel.add('v0', '0 8 zero')
+    kernel.opens['v0'] = 1
+    host = stateful_host(kernel)
+    host.check_mode = True
+    host.closed_after_unmount(['v0', 'gone'])
+    assert host.facts['v0']['open_count'] == 0
+    (result,) = host.apply([DeviceSpec('v0', state='absent')])
+    assert result['changed'] and 'v0' in kernel.devices and kernel.calls == []

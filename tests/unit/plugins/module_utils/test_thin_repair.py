@@ -73,18 +73,30 @@ class FakeDmpd(object):
 class Mounts(object):
     """findmnt, mount, umount and cp on a list of mounts."""
 
-    def __init__(self, rows=()):
+    def __init__(self, rows=(), kernel=None):
         self.rows = [dict(r) for r in rows]
         self.argvs = []
+        # a mounted filesystem holds its dm device open: the kernel's open counts follow the mounts
+        self.kernel = kernel
+        for row in self.rows:
+            self._opened(row['source'], 1)
+
+    def _opened(self, source, by):
+        if self.kernel is not None and source.startswith('/dev/mapper/'):
+            name = source[len('/dev/mapper/'):]
+            self.kernel.opens[name] = self.kernel.opens.get(name, 0) + by
 
     def __call__(self, argv, data=None):
         self.argvs.append(list(argv))
         if argv[0] == 'findmnt':
             return 0, json.dumps({'filesystems': self.rows}), ''
         if argv[0] == 'umount':
+            for row in [r for r in self.rows if r['target'] == argv[1]]:
+                self._opened(row['source'], -1)
             self.rows = [r for r in self.rows if r['target'] != argv[1]]
         elif argv[0] == 'mount':
             self.rows.append(dict(source=argv[-2], target=argv[-1], fstype=argv[2], options=argv[4]))
+            self._opened(argv[-2], 1)
         return 0, '', ''
 
 
@@ -127,7 +139,9 @@ def test_a_healthy_pool_is_checked_through_a_metadata_snapshot_and_left_alone(tm
 
 def test_a_failed_pool_is_stopped_repaired_into_the_spare_swapped_and_started_again(tmp_path):
     kernel = PoolKernel()
-    mounts = Mounts([dict(source='/dev/mapper/t1', target='/mnt/t1', fstype='ext4', options='rw,relatime')])
+    # t1 and t2 are open while their filesystems are mounted (the facts read before the unmounts say so)
+    mounts = Mounts([dict(source='/dev/mapper/t1', target='/mnt/t1', fstype='ext4', options='rw,relatime'),
+                     dict(source='/dev/mapper/t2', target='/mnt/t2', fstype='xfs', options='ro')], kernel)
     dmpd = FakeDmpd(bad=['/dev/mapper/m', SPARE])
     repair, _w = repair_of(kernel, tmp_path, dmpd, mounts)
     result = repair.repaired(SPARE)
@@ -146,8 +160,11 @@ def test_a_failed_pool_is_stopped_repaired_into_the_spare_swapped_and_started_ag
     assert [t for t, _o in dmpd.calls] == ['thin_check', 'thin_repair', 'thin_check']
     assert dmpd.calls[1][1] == {'input': '/dev/mapper/m', 'output': SPARE}
     argvs = [a for a in mounts.argvs if a[0] != 'findmnt']
-    assert argvs == [['umount', '/mnt/t1'], ['cp', '--sparse=always', '/dev/mapper/m', result['backup_file']],
-                     ['mount', '-t', 'ext4', '-o', 'rw,relatime', '/dev/mapper/t1', '/mnt/t1']]
+    assert argvs[:3] == [['umount', '/mnt/t2'], ['umount', '/mnt/t1'],
+                         ['cp', '--sparse=always', '/dev/mapper/m', result['backup_file']]]
+    assert sorted(argvs[3:]) == [['mount', '-t', 'ext4', '-o', 'rw,relatime', '/dev/mapper/t1', '/mnt/t1'],
+                                 ['mount', '-t', 'xfs', '-o', 'ro', '/dev/mapper/t2', '/mnt/t2']]
+    assert kernel.opens == {'t1': 1, 't2': 1}
     assert not os.path.exists(repair.record.path)
     assert not any(d['suspended'] for d in kernel.devices.values())
 
