@@ -348,6 +348,11 @@ class Dmpd(object):
         if not result.ok:
             message = (result.stderr or result.stdout).strip().splitlines()
             summary = ' / '.join(message[-5:]) or 'no output'
-            raise DmpdError('%s failed (rc=%d, %s): %s' % (what or tool_name, result.rc, result.outcome, summary),
+            outcome = result.outcome
+            if result.rc < 0:
+                # the tool did not exit: a signal ended it (run_command gives -N)
+                outcome = 'killed by signal %d%s: the tool crashed or was killed' % (
+                    -result.rc, ' (SIGSEGV)' if result.rc == -11 else '')
+            raise DmpdError('%s failed (rc=%d, %s): %s' % (what or tool_name, result.rc, outcome, summary),
                             **result.as_dict())
         return result

@@ -14,6 +14,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 from conftest import GUEST_HELPER
 from dm_helpers import REPO, mapper
 
@@ -45,6 +47,27 @@ def task(run, name):
     found = [r for r in run.results if r.get('_task') == name]
     assert found, 'no result of task %r among %s' % (name, sorted(set(r.get('_task') for r in run.results)))
     return found[-1]
+
+
+def tool_crashed(dm, pool, users, result, record_property):
+    """thin_repair 0.9.0 (Debian 12's tools) crashes with SIGSEGV on some of these damaged metadata (the
+    superblock zeroed after the flakey fault left the pool read-only: twice on 2026-12-06, one run in three
+    or so; 1.x never did). An upstream bug of the old tools, not ours: what is ours is checked (the failure
+    says the tool crashed; the pool stays deactivated behind its error table, its users gone, nothing
+    suspended, the repair record kept for a later run), the damaged metadata (the module's backup) is kept
+    on the controller for a reproducer, and the test is marked xfail naming it."""
+    live = devices(dm)
+    assert live[pool]['table'][0].split()[2] == 'error' and live[pool]['suspended'] == 'Active', live[pool]
+    assert not [n for n in users if n in live], 'users of the pool are back after the failed repair'
+    assert not [n for n, d in live.items() if d['suspended'] != 'Active'], live
+    backup = result.get('backup_file')
+    assert backup, result
+    keep = os.environ.get('STS_DM_ARTIFACTS') or tempfile.gettempdir()
+    local = os.path.join(keep, 'thin_repair-0.9-sigsegv-%s-%s' % (dm.pattern, os.path.basename(backup)))
+    dm.download(backup, local)
+    record_property('figures', json.dumps({'suite': 'repair playbook', 'host': dm.pattern, 'kernel': dm.kernel,
+                                           'thin_repair_crashed': result['msg'], 'metadata_kept': local}))
+    pytest.xfail('thin_repair 0.9.0 crashed (SIGSEGV) on the damaged metadata; kept at %s on the controller' % local)
 
 
 def test_fault_then_repair_playbooks(dm, prefix, record_property):
@@ -161,6 +184,10 @@ def test_fault_then_repair_playbooks(dm, prefix, record_property):
 
         run = dm.playbook(REPAIR, extra_vars={'thin_stack_name': thin, 'thin_stack_loop_dir': top,
                                               'sts_repair_spare': spare})
+        crashed = [r for r in run.results if r.get('_status') == 'failed'
+                   and 'killed by signal 11 (SIGSEGV)' in (r.get('msg') or '') and 'thin_repair' in r['msg']]
+        if crashed and guest(dm, {'op': 'run', 'argv': ['thin_repair', '-V']})[0]['stdout'].strip() == '0.9.0':
+            tool_crashed(dm, pool, vols + [snap], crashed[0], record_property)
         ok(run, host)
         result = task(run, 'Stop, repair into the spare, swap, start, verify')
         assert result['repaired'] and result['healthy'] and result['data_intact'] is True, result

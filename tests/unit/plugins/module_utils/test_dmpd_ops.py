@@ -706,6 +706,16 @@ def test_a_failing_repair_tool_fails_naming_it(run_module, tools, tmp_path, meta
     assert os.listdir(str(meta_dir)) == []
 
 
+def test_a_repair_tool_that_crashed_is_said_to_have_crashed(run_module, tools, tmp_path, meta_dir):
+    src = put(tmp_path / 'damaged.meta', metadata('thin', DAMAGED))
+    tools.answers['thin_repair'] = (-11, '', '')   # run_command's rc for a process ended by SIGSEGV
+    with pytest.raises(Failed) as err:
+        run_module('dmpd_repair', tools, src=src, dest=str(meta_dir / 'r.meta'))
+    assert err.value.msg == ('thin_repair of src %s failed (rc=-11, killed by signal 11 (SIGSEGV): the tool crashed '
+                             'or was killed): no output' % src)
+    assert os.listdir(str(meta_dir)) == []
+
+
 # -- dmpd_dump ----------------------------------------------------------------------------
 def thin_file(tmp_path, flags=0, content=None):
     return put(tmp_path / 'thin.meta', metadata('thin', read(xml_dump(tmp_path)) if content is None else content, flags))
