@@ -37,7 +37,7 @@ SEED_GOAL = 100.0
 SEED_GOAL_N = 500
 FLOOR = ('floor_info', 'floor_table', 'floor_status')
 SERIES = (('floor', 'the floor: 3 bare dmsetup commands', '#4c72b0', 'o'),
-          ('inproc', 'ours: _dm_discovery in process', '#55a868', 's'),
+          ('inproc', 'ours: _dm.discovery in process', '#55a868', 's'),
           ('module', 'ours: dm_info as a whole module run', '#dd8452', 'D'),
           ('seed', 'seed library (sts-libs) API', '#c44e52', 'v'),
           ('shell', "seed's per-device shell strings", '#8172b3', '^'))
@@ -341,7 +341,7 @@ def render(results, figdir, figrel):
     md += ['', 'Each guest holds N linear devices of the bench (8 sectors each on one loop device) besides the '
            'ones listed as present; every command lists them all, with table and status, and every listing is '
            'checked for all N before its time is kept. Per N, in one loop, round after round: the three bare '
-           'dmsetup commands of `_dm_discovery.DISCOVERY_ARGVS` (the floor is their sum), `_dm_discovery.discover` '
+           'dmsetup commands of `_dm.discovery.DISCOVERY_ARGVS` (the floor is their sum), `_dm.discovery.discover` '
            'in the agent\'s process (*parsing*: its time outside the three commands), `dm_info` as a whole module '
            'process (`python3 -m ...dm_info ARGS.json` on the module bundle, byte-compiled files cached as '
            'they are after the first run), a bare `python3 -c pass` and a bare '

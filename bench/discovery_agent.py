@@ -8,9 +8,9 @@ For each N (ascending) it makes the guest hold N linear devices of its own (``be
 8 sectors each on one loop device; created with ``dmsetup create --concise``, only those
 missing from the previous N), then runs, alternately in one loop:
   floor_info, floor_table, floor_status
-          the three bare dmsetup commands discovery needs (``_dm_discovery.DISCOVERY_ARGVS``),
+          the three bare dmsetup commands discovery needs (``_dm.discovery.DISCOVERY_ARGVS``),
           each its own process; the floor is their sum;
-  inproc  ``_dm_discovery.discover`` called in this process (the same three commands through
+  inproc  ``_dm.discovery.discover`` called in this process (the same three commands through
           subprocess, then the parsing): its own time, and the part of it spent in the commands;
   module  ``dm_info`` with no options (every device, table and status) as a whole process, the
           module file with its JSON arguments file (``python3 -m ...dm_info ARGS.json``);
@@ -40,7 +40,7 @@ PREFIX = 'bench_disc_'
 WORK = '/var/tmp/bench_discovery'
 SECTORS = 8
 MODULE = 'ansible_collections.sts.devicemapper.plugins.modules.dm_info'
-DISCOVERY = 'ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery'
+DISCOVERY = 'ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery'
 IMPORT_BASIC = 'import ansible.module_utils.basic'
 
 
@@ -103,10 +103,10 @@ def grow_to(count, loop):
 
 
 class InProcess(object):
-    """``_dm_discovery.discover`` in this process, timed with the share spent in the commands."""
+    """``_dm.discovery.discover`` in this process, timed with the share spent in the commands."""
 
     name = 'inproc'
-    argv = ['(in process) _dm_discovery.discover']
+    argv = ['(in process) _dm.discovery.discover']
 
     def __init__(self, bundle):
         sys.path.insert(0, bundle)

@@ -22,7 +22,7 @@ DEFAULT_MAPPINGS = (1000000, 10000000)
 OPS = ('check', 'dump', 'restore')
 RATIO_GOAL = 1.05
 RSS_GOAL_KIB = 64 * 1024
-# What each module runs besides the tool the bare command runs: read from _dmpd_ops.py.
+# What each module runs besides the tool the bare command runs: read from _dmpd/ops.py.
 EXTRA_WORK = dict(
     check='a `thin_check -V` probe, a superblock read and a scan of the loop devices for holders',
     dump='a `thin_check -V` probe, the dump written beside dest and renamed, a SHA-256 of the whole '
@@ -374,7 +374,7 @@ def render(results, figdir, figrel):
                'the tool it waited for, shown for comparison.', '']
         md += _rss_table(run)
         md += ['', SCENARIO + ' What a module run does besides the tool (from '
-               '`plugins/module_utils/_dmpd_ops.py`): it starts Python, imports `ansible.module_utils.basic` '
+               '`plugins/module_utils/_dmpd/ops.py`): it starts Python, imports `ansible.module_utils.basic` '
                'and our module_utils, parses its arguments, and:', '']
         md += ['- `dmpd_%s`: %s.' % (op, EXTRA_WORK[op]) for op in OPS]
         md.append('')

@@ -16,7 +16,7 @@ Suite = collections.namedtuple('Suite', 'name title module needs_lab measures go
 SUITES = (
     Suite('discovery', 'Discovery scaling', 'discovery', True,
           'N in {10, 100, 500, 1000} linear devices on a guest: the bare dmsetup commands discovery '
-          'needs (the floor), `_dm_discovery` in process and `dm_info` as a whole module run, the seed '
+          'needs (the floor), `_dm.discovery` in process and `dm_info` as a whole module run, the seed '
           'library (sts-libs 1.23.0: `DmDevice.get_all()`, `.table`, `get_status()`) and the seed\'s '
           'per-device shell pattern; time against N, log-log.',
           ('in process <= 1.2x the floor at every N',

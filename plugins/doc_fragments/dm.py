@@ -7,7 +7,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """Option docs shared by the dm_* modules; DEVICE pairs with _dm_module.DEVICE_SPEC."""
+    """Option docs shared by the dm_* modules; DEVICE pairs with _dm.module.DEVICE_SPEC."""
 
     DOCUMENTATION = r'''
 requirements:

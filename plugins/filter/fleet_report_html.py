@@ -109,7 +109,7 @@ COLUMNS = {
     ),
 }
 
-# The I/O table's counters (the stacks' io: device -> _dm_stats counters), after host, stack and device;
+# The I/O table's counters (the stacks' io: device -> _dm.stats counters), after host, stack and device;
 # sector counts are shown in MiB.
 IO_COLUMNS = (('reads', 'reads'), ('writes', 'writes'), ('sectors_read', 'MiB read'),
               ('sectors_written', 'MiB written'), ('io_ticks', 'io_ticks (ms)'))

@@ -19,7 +19,7 @@ import fcntl
 import os
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 LOCK_NAME = 'sts-devicemapper.lock'
 LOCK_DIRS = ('/run/lock', '/run', '/var/lock', '/tmp')

@@ -15,10 +15,10 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._host_lock import HostLock
-from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import pid_alive
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.resume_guard import pid_alive
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError
 
 

@@ -277,7 +277,7 @@ commands:
   sample: [["losetup", "--find", "--show", "/var/lib/sts-devicemapper/lab_cache/backing.img"]]
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_cache import MODES, POLICIES, CacheStackRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.cache import MODES, POLICIES, CacheStackRunner
 
 ARGUMENT_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),

@@ -202,9 +202,9 @@ devices:
   elements: dict
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import (
     DEVICE_MODULE_KWARGS, DeviceRunner, device_argument_spec)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table
 
 
 class DeviceModule(DeviceRunner):

@@ -255,7 +255,7 @@ commands:
   sample: [["losetup", "--find", "--show", "/var/lib/sts-devicemapper/lab_era/backing.img"]]
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_era import EraStackRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.era import EraStackRunner
 
 ARGUMENT_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),

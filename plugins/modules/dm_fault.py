@@ -261,9 +261,9 @@ commands:
   sample: [["dmsetup", "load", "thin0_meta"], ["dmsetup", "resume", "thin0_meta"]]
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import FAULT_TYPES, RECORD_DIR
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import FaultRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import STACK_KINDS
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.fault import FAULT_TYPES, RECORD_DIR
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import FaultRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import STACK_KINDS
 
 STACK_OPTIONS = dict(
     kind=dict(type='str', required=True, choices=list(STACK_KINDS)),

@@ -154,8 +154,8 @@ data_verified:
   type: bool
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import RECORD_DIR
-from ansible_collections.sts.devicemapper.plugins.module_utils._fault_trial import FaultTrialRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.fault import RECORD_DIR
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.fault_trial import FaultTrialRunner
 
 
 def main():

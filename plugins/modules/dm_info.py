@@ -187,7 +187,7 @@ version:
       sample: 4.48.0
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import InfoRunner
 
 
 def main():

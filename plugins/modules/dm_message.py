@@ -130,7 +130,7 @@ commands:
   sample: [["dmsetup", "message", "--", "pool0", "0", "create_thin", "1"]]
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import THIN_ACTIONS, MessageRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import THIN_ACTIONS, MessageRunner
 
 
 def main():

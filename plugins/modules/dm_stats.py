@@ -230,8 +230,8 @@ commands:
             "sts-devicemapper"]]
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import PROGRAM_ID
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats_runner import STATES, StatsRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats import PROGRAM_ID
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats_runner import STATES, StatsRunner
 
 
 def main():

@@ -313,10 +313,10 @@ devices:
   elements: dict
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import (
     DEVICE_MODULE_KWARGS, DeviceRunner, device_argument_spec)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import TARGETS, DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import TARGETS, DmError
 
 TARGET_SPEC = dict(
     type=dict(type='str', choices=sorted(TARGETS)),

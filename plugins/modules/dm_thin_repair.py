@@ -156,7 +156,7 @@ record:
   type: str
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._thin_repair import RECORD_DIR, ThinRepairRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.thin_repair import RECORD_DIR, ThinRepairRunner
 
 
 def main():

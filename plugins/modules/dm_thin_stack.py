@@ -285,7 +285,7 @@ commands:
   sample: [["losetup", "--find", "--show", "/var/lib/sts-devicemapper/lab/pool.img"]]
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_thin import FILESYSTEMS, POOL_FEATURES, ThinStackRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.thin import FILESYSTEMS, POOL_FEATURES, ThinStackRunner
 
 ARGUMENT_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),

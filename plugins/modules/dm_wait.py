@@ -186,7 +186,7 @@ device:
          read_only: false, out_of_data_space: false, failed: false}
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_wait import CONDITIONS, WaitRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.wait import CONDITIONS, WaitRunner
 
 
 def main():

@@ -165,7 +165,7 @@ stderr:
   type: str
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_ops import CheckRunner, FAMILY_SPEC
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.ops import CheckRunner, FAMILY_SPEC
 
 
 def main():

@@ -110,7 +110,7 @@ tool_version:
   type: str
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_ops import DumpRunner, FAMILY_SPEC
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.ops import DumpRunner, FAMILY_SPEC
 
 
 def main():

@@ -141,7 +141,7 @@ metadata_size:
   sample: {bytes: 577536, sectors: 1128}
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_ops import InfoRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.ops import InfoRunner
 
 
 def main():

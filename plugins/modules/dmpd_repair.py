@@ -79,7 +79,7 @@ tool_version:
   type: str
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_ops import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.ops import (
     FAMILY_SPEC, SAFETY_SPEC, THIN_OVERRIDES_SPEC, RepairRunner)
 
 

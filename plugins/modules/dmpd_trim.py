@@ -57,7 +57,7 @@ tool_version:
   type: str
 '''
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_ops import TrimRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.ops import TrimRunner
 
 
 def main():

@@ -19,7 +19,7 @@ import time
 root, pool, origin, trials, seed, marker_dir = sys.argv[1:7]
 sys.path.insert(0, root)
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost  # noqa: E402
 
 DMSETUP = '/usr/sbin/dmsetup' if os.path.exists('/usr/sbin/dmsetup') else '/sbin/dmsetup'
 
@@ -28,8 +28,8 @@ DMSETUP = '/usr/sbin/dmsetup' if os.path.exists('/usr/sbin/dmsetup') else '/sbin
 CHILD = r'''
 import subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.resume_guard import ResumeGuard
 dmsetup, pool, dev_id, pause, marker_dir = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 def run(argv, data=None):
     argv = [dmsetup] + list(argv[1:]) if argv[0] == 'dmsetup' else list(argv)

@@ -13,7 +13,7 @@ from ansible_collections.sts.devicemapper.plugins.filter.fleet_report_io import 
 
 
 def counters(reads=6, writes=4, sectors_read=768, sectors_written=512, io_ticks=16):
-    """What _dm_stats.totals gives for a region (the stacks' io)."""
+    """What _dm.stats.totals gives for a region (the stacks' io)."""
     return {'reads': reads, 'reads_merged': 0, 'sectors_read': sectors_read, 'read_time': 3, 'writes': writes,
             'writes_merged': 0, 'sectors_written': sectors_written, 'write_time': 9, 'in_flight': 0,
             'io_ticks': io_ticks, 'time_in_queue': 12, 'read_ticks': 3, 'write_ticks': 9}

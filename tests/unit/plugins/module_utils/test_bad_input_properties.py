@@ -21,13 +21,13 @@ import pytest
 hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import (  # noqa: E402
     Table, validate_name, validate_uuid)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import (  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import (  # noqa: E402
     TARGETS, DmError, from_params, parse_target)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_metadata import xml_superblock  # noqa: E402
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError  # noqa: E402
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import validate_stack_name  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.metadata import xml_superblock  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError  # noqa: E402
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import validate_stack_name  # noqa: E402
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import (  # noqa: E402
     SizeError, to_bytes, to_sectors)
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(sys.modules[Dmpd.__module__].__file__),
                                            '..', '..', '..', '..', '..'))
@@ -33,7 +33,7 @@ TOOL = textwrap.dedent('''\
 MODULE = textwrap.dedent('''\
     import os, shutil, subprocess, sys
     sys.path.insert(0, sys.argv[1])
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
     class Module(object):
         def get_bin_path(self, name, opt_dirs=None):
             found = os.path.join(sys.argv[2], name)

@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery import (
     DISCOVERY_ARGVS, INFO_ARGV, KERNEL_FACTS, TARGETS_ARGV, VERSION_ARGV, device_argvs, discover, discover_kernel,
     parse_all, parse_device, parse_info, parse_targets, parse_version, read_device, run_device, select)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Unknown
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError, Unknown
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
 DISTROS = ('debian12', 'debian13')
@@ -294,7 +294,7 @@ class _Module(object):
 @pytest.mark.parametrize('distro', DISTROS)
 @pytest.mark.parametrize('which', [['targets', 'version'], ['version'], []])
 def test_dm_info_kernel_facts_cost_one_call_each_whatever_the_devices(distro, which):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import InfoRunner
     cap, wait = capture(distro), wait_capture(distro)
     answers = dict((tuple(a), (0, out, '')) for a, out in zip(DISCOVERY_ARGVS, outputs(cap['all'])))
     answers[tuple(TARGETS_ARGV)] = (0, cap['targets'], '')

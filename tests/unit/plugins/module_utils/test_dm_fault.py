@@ -1,4 +1,4 @@
-"""Unit tests of fault planning (_dm_fault) and of dm_fault's runner on a stateful stand-in of the
+"""Unit tests of fault planning (_dm.fault) and of dm_fault's runner on a stateful stand-in of the
 kernel's dm devices (test_dm_ops.StatefulKernel): the faulty tables, the refusals, the record, and
 how a run completes or undoes what a killed run left. The faults themselves are tried on the lab
 guests (tests/integration/dm/test_fault.py)."""
@@ -10,11 +10,11 @@ import pytest
 
 from argv_check import assert_argv
 from test_dm_ops import StatefulKernel
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.fault import (
     Fault, FaultRecord, dust_messages, plan, sector_range)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import FaultRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import FaultRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 DISK = '0 2048 linear 7:0 4096'
 

@@ -10,12 +10,12 @@ import re
 import pytest
 
 from argv_check import assert_argv, positional
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import DISCOVERY_ARGVS
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import secrets
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec, DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import VERBS, Dmsetup, build_argv, kernel_message
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery import DISCOVERY_ARGVS
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import secrets
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DeviceSpec, DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.dmsetup import VERBS, Dmsetup, build_argv, kernel_message
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
 DISTROS = ('debian12', 'debian13')
@@ -254,7 +254,7 @@ class FakeModule(object):
 
 @pytest.mark.parametrize('distro', DISTROS)
 def test_dm_info_on_two_hundred_devices_runs_three_dmsetup_commands(distro):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import InfoRunner
     from test_dm_discovery import _synthetic
     info, table, status = _synthetic(capture(distro), 200)
     answers = dict(zip((tuple(a) for a in DISCOVERY_ARGVS), (info, table, status)))
@@ -269,7 +269,7 @@ def test_dm_info_on_two_hundred_devices_runs_three_dmsetup_commands(distro):
 
 
 def test_dm_runners_hand_every_crypt_key_to_no_log_before_anything_runs():
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DeviceRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DeviceRunner
     module = FakeModule(dict(name='c0', table=['0 8 crypt aes-xts-plain64 %s 0 7:0 0' % KEY]), {})
     DeviceRunner(module)
     assert module.no_log_values == {KEY}
@@ -283,7 +283,7 @@ def test_dm_runners_hand_every_crypt_key_to_no_log_before_anything_runs():
     (dict(action='set_transaction_id', transaction_id=-1), 'transaction_id -1 is out of range; expected 0 to 18446744073709551615'),
 ])
 def test_dm_message_refuses_missing_or_out_of_range_ids_before_reading_the_host(params, match):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import MessageRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import MessageRunner
     module = FakeModule(dict(dict(name='pool', sector=0, target_message=None, dev_id=None, origin_id=None,
                                   transaction_id=None, lock_timeout=None), **params), {})
     with pytest.raises(DmError, match=re.escape(match)):
@@ -979,7 +979,7 @@ class KernelModule(object):
 
 
 def run_device_runner(kernel, check_mode=False, **params):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DeviceRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DeviceRunner
 
     class Runner(DeviceRunner):
         def table_of(self, item):

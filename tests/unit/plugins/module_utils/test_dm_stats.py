@@ -1,7 +1,7 @@
-"""Unit tests of dm statistics (_dm_stats): the parsers on the kernels' own answers captured on both
+"""Unit tests of dm statistics (_dm.stats): the parsers on the kernels' own answers captured on both
 lab guests (fixtures/dm/stats-<distro>.json, capture_stats.sh), cross-checked with what
 ``dmsetup stats report`` made of the same counters; the region a task asks for and its refusals;
-and dm_stats's runner (_dm_stats_runner) on a stand-in kernel whose answers have the captured form.
+and dm_stats's runner (_dm.stats_runner) on a stand-in kernel whose answers have the captured form.
 The module itself runs on the lab guests in tests/integration/dm/test_stats.py."""
 
 import json
@@ -11,11 +11,11 @@ import pytest
 
 from argv_check import assert_argv, positional
 from test_dm_ops import StatefulKernel
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats import (
     COUNTERS, RegionSpec, Stats, buckets, counting, device_stats, histogram_counts, parse_list, parse_print, totals)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats_runner import StatsRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import Dmsetup
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats_runner import StatsRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.dmsetup import Dmsetup
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
 DISTROS = ('debian12', 'debian13')
@@ -483,7 +483,7 @@ class InfoModule(StatsModule):
 
 
 def test_dm_info_with_stats_gives_each_chosen_device_its_regions_and_no_more_calls_without(kernel):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import InfoRunner
     kernel.add('other', '0 %d linear 7:1 0' % MIB)
     run(kernel, **TASK)
     kernel.io('vol', 0, 8)
@@ -503,7 +503,7 @@ def test_dm_info_with_stats_gives_each_chosen_device_its_regions_and_no_more_cal
 
 
 def test_dm_info_warns_about_a_device_whose_stats_cannot_be_read(kernel):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import InfoRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import InfoRunner
 
     class Vanishing(StatsKernel):
         def _stats(self, name, words):

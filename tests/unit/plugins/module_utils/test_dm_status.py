@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_status import parse_status, parse_status_line
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.status import parse_status, parse_status_line
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
 DISTROS = ('debian12', 'debian13')

@@ -4,9 +4,9 @@ import stat
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import (
     Segment, Table, check_block_devices, os_resolver, parse_multi, parse_multi_tables, validate_name, validate_uuid)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, kernel_version
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError, kernel_version
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')
 DISTROS = ('debian12', 'debian13')

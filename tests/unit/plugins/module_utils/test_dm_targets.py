@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Segment, Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Segment, Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import (
     TARGETS, Crypt, DmError, Flakey, ThinPool, from_params, kernel_version, parse_target)
 
 KEY = 'a5' * 32

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import device_argvs
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_wait import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery import device_argvs
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.wait import (
     CONDITIONS, Condition, Waiter, WaitRunner, pool_status)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'dm')

@@ -3,8 +3,8 @@ import struct
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
 
 DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'data', 'dmpd'))
 

@@ -1,4 +1,4 @@
-"""Unit tests of the dmpd modules' runners (_dmpd_ops): what dmpd_check, dmpd_dump, dmpd_restore,
+"""Unit tests of the dmpd modules' runners (_dmpd.ops): what dmpd_check, dmpd_dump, dmpd_restore,
 dmpd_repair, dmpd_info and dmpd_trim do to a user's metadata. Each test runs a module's main() as
 Ansible would, on fakes of the tools that keep metadata in real files under tmp_path and print what
 the real tools printed (fixtures/dmpd). The real tools run in tests/integration."""
@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from argv_check import assert_argv
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils import _module_base
 
 GENERATIONS = ('0.9.0', '1.1.0')

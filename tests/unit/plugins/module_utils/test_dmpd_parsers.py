@@ -1,8 +1,8 @@
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import (
     parse_check, parse_era_dump, parse_era_invalidate, parse_metadata_size, parse_thin_delta, parse_thin_ls)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
 
 BOTH = ('0.9.0', '1.1.0')
 

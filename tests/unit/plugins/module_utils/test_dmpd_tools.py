@@ -1,7 +1,7 @@
 import pytest
 
 from argv_check import assert_argv
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import (
     TOOLS, DmpdError, ToolVersion, build_argv, outcome, tool_for)
 
 V09 = ToolVersion('0.9.0')
@@ -117,7 +117,7 @@ class FakeModule(object):
 
 
 def test_version_is_asked_once_per_run(captured):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
     module = FakeModule(captured('1.1.0', 'thin_version')['stdout'], ['thin_check', 'thin_dump'])
     dmpd = Dmpd(module)
     dmpd.run('thin_check', input='m')
@@ -127,14 +127,14 @@ def test_version_is_asked_once_per_run(captured):
 
 
 def test_tools_reachable_only_through_pdata_tools(captured):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
     module = FakeModule(captured('1.1.0', 'thin_version')['stdout'], ['thin_check', 'pdata_tools'])
     assert Dmpd(module).argv('era_repair', input='a', output='b') == [
         '/usr/sbin/pdata_tools', 'era_repair', '--input', 'a', '--output', 'b']
 
 
 def test_missing_tools_say_what_to_install():
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
     with pytest.raises(DmpdError, match='thin_check is not installed on this host: install thin-provisioning-tools'):
         Dmpd(FakeModule('', [])).version
 

@@ -1,4 +1,4 @@
-"""Unit tests of the fault trials (_fault_trial) on a stateful stand-in of the kernel's dm devices
+"""Unit tests of the fault trials (_stack.fault_trial) on a stateful stand-in of the kernel's dm devices
 (test_dm_ops.StatefulKernel) and a stand-in of the workload's I/O: the stacks read from their
 records, the trial's steps (inject, workload, what the layers say, heal, data), the words of the
 report, check mode, and the refusals before anything is touched. The faults themselves are tried
@@ -12,8 +12,8 @@ import pytest
 
 from argv_check import assert_argv
 from test_dm_ops import StatefulKernel
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._fault_trial import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.fault_trial import (
     FaultTrialRunner, StackView, data_words, did, io_summary, io_words, layer_report)
 
 DATA = '0 8192 linear 7:0 4096'

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from ansible_collections.sts.devicemapper.plugins.module_utils import _host_lock
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._host_lock import HostLock
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
 
@@ -147,8 +147,8 @@ def test_runners_that_change_dm_state_lock_outside_check_mode():
 
 
 def test_the_changing_runners_are_the_ones_that_lock():
-    from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import (
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import (
         DeviceRunner, InfoRunner, MessageRunner)
-    from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import StackRunner
+    from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import StackRunner
     assert DeviceRunner.locks and MessageRunner.locks and StackRunner.locks
     assert not InfoRunner.locks

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The resume guard (_resume_guard): real processes, real SIGKILL, a stand-in dmsetup that logs
+"""The resume guard (_dm.resume_guard): real processes, real SIGKILL, a stand-in dmsetup that logs
 what it is asked (this machine has no kernel device-mapper; the lab's fault suites run the real one)."""
 
 import os
@@ -13,9 +13,9 @@ import pytest
 
 from test_dm_ops import StatefulKernel, thin_kernel, snapshot
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.resume_guard import ResumeGuard, recover
 
 COLLECTIONS = os.environ.get('PYTHONPATH', '')
 
@@ -66,7 +66,7 @@ def test_the_marker_of_a_device_the_run_could_not_resume_stays(fake_dmsetup, tmp
 
 KILLED = textwrap.dedent('''
     import os, signal, sys
-    from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard
+    from ansible_collections.sts.devicemapper.plugins.module_utils._dm.resume_guard import ResumeGuard
     guard = ResumeGuard(sys.argv[1], ['origin', 'snap-origin'], marker_dir=sys.argv[2])
     guard.__enter__()
     print(guard.proc.pid, flush=True)

@@ -1,4 +1,4 @@
-"""Unit tests of the cache stack planner (_stack_cache) on a fake host: the dm devices are those of
+"""Unit tests of the cache stack planner (_stack.cache) on a fake host: the dm devices are those of
 test_dm_ops' StatefulKernel, taught here the status of a cache target (hits, dirty blocks, the
 policy of the live table) and read-only devices; the other tools are test_stack_thin's FakeHost
 plus lsblk and cache_check. What the stack does on a real kernel is tested on the lab (molecule
@@ -13,10 +13,10 @@ import pytest
 from test_dm_ops import REFUSED, StatefulKernel
 from test_stack_thin import FakeHost, FakeIO, FakeModule
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_cache import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.cache import (
     REPORT_KEYS, CacheConfig, CacheStack, known_data)
 
 MAPPER = '/dev/mapper/'

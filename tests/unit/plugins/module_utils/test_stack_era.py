@@ -1,4 +1,4 @@
-"""Unit tests of the era stack planner (_stack_era) on a fake host: the dm devices are those of
+"""Unit tests of the era stack planner (_stack.era) on a fake host: the dm devices are those of
 test_dm_ops' StatefulKernel, taught here what dm-era answers (its status line, the metadata
 snapshot messages, read-only devices); the era tools answer with captures of the real tools of
 both generations (fixtures/dmpd/{0.9.0,1.1.0}/era_*.json). What the stack does on a real kernel
@@ -14,10 +14,10 @@ from argv_check import positional
 from test_dm_ops import StatefulKernel
 from test_stack_thin import FakeHost, FakeIO, FakeModule
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_era import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.era import (
     REPORT_KEYS, EraConfig, EraStack, known_data)
 
 MAPPER = '/dev/mapper/'
@@ -621,18 +621,19 @@ class FakeAnsibleModule(FakeModule):
 
 
 def run_module(monkeypatch, host, p, check_mode=False, tmp_path=None):
-    from ansible_collections.sts.devicemapper.plugins.module_utils import _stack_base, _stack_era
+    from ansible_collections.sts.devicemapper.plugins.module_utils._stack import base as stack_base
+    from ansible_collections.sts.devicemapper.plugins.module_utils._stack import era as stack_era
 
     def factory(run, check_mode=False, udev_timeout=10, guard=None):
         return DmHost(run, check_mode=check_mode, resolve=lambda path: path, kernel='6.1.0', sleep=lambda s: None,
                       exists=lambda path: path[len(MAPPER):] in host.kernel.devices, udev_timeout=0)
-    monkeypatch.setattr(_stack_base, 'DmHost', factory)
+    monkeypatch.setattr(stack_base, 'DmHost', factory)
     host.io = getattr(host, 'io', None) or EraIO()
-    monkeypatch.setattr(_stack_base, 'sha256_direct', host.io.sha256)
-    monkeypatch.setattr(_stack_base, 'write_direct', host.io.write)
-    monkeypatch.setattr(_stack_base.md, 'read_superblock', host.io.superblock)
+    monkeypatch.setattr(stack_base, 'sha256_direct', host.io.sha256)
+    monkeypatch.setattr(stack_base, 'write_direct', host.io.write)
+    monkeypatch.setattr(stack_base.md, 'read_superblock', host.io.superblock)
     module = FakeAnsibleModule(host, dict(p, udev_timeout=0), check_mode=check_mode, tmpdir=str(tmp_path))
-    runner = _stack_era.EraStackRunner(module)
+    runner = stack_era.EraStackRunner(module)
     try:
         runner.run()
     finally:

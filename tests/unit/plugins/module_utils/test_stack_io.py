@@ -9,7 +9,7 @@ import test_stack_era as era_t
 import test_stack_thin as thin_t
 from test_dm_stats import StatsKernel
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import STATS_PROGRAM_ID
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import STATS_PROGRAM_ID
 
 MAPPER = '/dev/mapper/'
 THIN_USERS = ['lab_fs', 'lab_raw', 'lab_raw_snap']

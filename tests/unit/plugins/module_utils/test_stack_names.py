@@ -1,14 +1,14 @@
-"""Unit tests of _stack_names: the one naming rule of the stacks' carved devices, as the planners
+"""Unit tests of _stack.names: the one naming rule of the stacks' carved devices, as the planners
 use it and as dm_fault's ``stack`` option finds a layer."""
 
 import pytest
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_cache import CacheConfig
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_era import EraConfig
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.cache import CacheConfig
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.era import EraConfig
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import (
     CARVED_LAYERS, device_names, layer_device)
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_thin import ThinConfig
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.thin import ThinConfig
 
 
 def test_the_planners_name_their_devices_by_the_rule():

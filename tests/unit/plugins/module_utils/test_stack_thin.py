@@ -1,4 +1,4 @@
-"""Unit tests of the thin stack planner (_stack_thin) on a fake host: the dm devices are those of
+"""Unit tests of the thin stack planner (_stack.thin) on a fake host: the dm devices are those of
 test_dm_ops' StatefulKernel (tables, inactive slots, suspends as the kernel keeps them), the other
 tools (losetup, blockdev, wipefs, findmnt, blkid, mkfs, mount, thin tools) answer from a small model
 of the host. What the stack does on a real kernel is tested on the lab (molecule thin_stack and the
@@ -12,12 +12,12 @@ import pytest
 from test_dm_ops import StatefulKernel
 
 from argv_check import assert_argv
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_metadata import Superblock
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import parse_blkid_export, pattern
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_thin import ThinConfig, ThinStack
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.metadata import Superblock
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import parse_blkid_export, pattern
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.thin import ThinConfig, ThinStack
 
 MAPPER = '/dev/mapper/'
 CHANGING = ('mkfs.ext4', 'mkfs.xfs', 'mount', 'umount', 'wipefs --all', 'blkdiscard', 'losetup --find',
@@ -459,7 +459,7 @@ def test_blkid_export_of_several_devices():
 
 
 def test_given_disks_that_are_no_block_devices_are_refused_naming_them(tmp_path):
-    from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import require_block_devices
+    from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import require_block_devices
     with pytest.raises(DmError, match='%s is a directory; expected a block device' % tmp_path):
         require_block_devices([str(tmp_path)])
     with pytest.raises(DmError, match='/dev/sts-none does not exist; expected a block device'):

@@ -1,4 +1,4 @@
-"""Unit tests of the thin pool recovery (_thin_repair) on a stateful stand-in of the kernel's dm
+"""Unit tests of the thin pool recovery (_stack.thin_repair) on a stateful stand-in of the kernel's dm
 devices (test_dm_ops.StatefulKernel) with stand-ins of the dmpd tools, of findmnt and of block I/O:
 the order of the steps, every refusal before anything stops, a spare that fails its check, a run
 that goes on from the record, check mode, the data compared with a stack's checksums. The real
@@ -11,8 +11,8 @@ import stat
 import pytest
 
 from test_dm_ops import POOL_STATUS, StatefulKernel, stateful_host
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._thin_repair import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.thin_repair import (
     RepairRecord, RepairTools, ThinRepair, devno_path, stack_checksums)
 
 SPARE = '/dev/loop9'

@@ -5,7 +5,7 @@
 
 One trial: a fault put under one carved layer of a stack (``dm_fault``'s own inject, record and
 heal), a workload on the stack's top devices for a while (reads of the known data, writes past
-it, each timed), what every layer of the stack reports meanwhile (``_dm_status``: the pool's or
+it, each timed), what every layer of the stack reports meanwhile (``_dm.status``: the pool's or
 the cache's mode and flags, the era, the mounts of filesystems on the volumes), the heal, what
 the layers report afterwards, and the known data compared with the checksums of the stack's
 record. ``did`` says in words what each layer did; the playbook's report only prints it.
@@ -22,11 +22,11 @@ import mmap
 import os
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import FaultRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import FaultRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     IO_BLOCK, WORKLOAD_BYTES, HostTools, StateRecord, sha256_direct)
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import (
     CARVED_LAYERS, device_names, layer_device, validate_stack_name)
 
 MAPPER = '/dev/mapper/'

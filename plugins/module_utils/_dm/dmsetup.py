@@ -19,8 +19,8 @@ available`` (ENODATA: no such dev_id).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import validate_name, validate_uuid
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import validate_name, validate_uuid
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 DMSETUP = 'dmsetup'
 

@@ -33,12 +33,12 @@ __metaclass__ = type
 import time
 from decimal import Decimal, InvalidOperation
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery import (
     device_argvs, parse_info, read_device, run_device)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_status import parse_status
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, validate_name
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DmRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.status import parse_status
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table, validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 CONDITIONS = ('events_above', 'data_usage', 'metadata_usage')
 LOW_WATER_MARK = 'low_water_mark'

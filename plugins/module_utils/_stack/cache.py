@@ -40,13 +40,13 @@ import re
 import shutil
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Segment, Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import Cache, DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DeviceSpec
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Segment, Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import Cache, DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import parse_check
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     Stack, StackRunner, occupied)
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import device_names
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import device_names
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_bytes, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -72,7 +72,7 @@ def known_data(name, nbytes):
 
 
 def cache_status(host, name):
-    """The parsed status of a cache device (``_dm_status.cache``), or None."""
+    """The parsed status of a cache device (``_dm.status.cache``), or None."""
     for status in host.facts.get(name, {}).get('status', []):
         if status.get('target_type') == 'cache':
             return status

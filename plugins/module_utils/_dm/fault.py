@@ -22,8 +22,8 @@ import json
 import os
 import tempfile
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Segment, Table, validate_name
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Segment, Table, validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import (
     Delay, DmError, Dust, Error, Flakey, Linear, Zero, _int)
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Model layer: a device-mapper table is an ordered list of segments.
 
-- ``Segment(start, length, target)``: ``target`` is a typed object from ``_dm_targets``
+- ``Segment(start, length, target)``: ``target`` is a typed object from ``_dm.targets``
   (``segment.target_type`` and ``segment.args`` give its type and args).
 - ``Table(segments)``; ``Table.parse(text)`` reads ``dmsetup table NAME`` output (or what a
   user writes: one ``start length type args...`` line per segment);
@@ -17,7 +17,7 @@
 - ``Table.differences(live, resolve=None, kernel=None)``: human-readable differences
   between a wanted and a live table in the kernel's canonical form: device paths resolved
   to ``major:minor`` by ``resolve`` (callable ``path -> 'maj:min'``; ``os_resolver`` is the
-  ``os.stat`` based one the module layer passes), per-target echo rules from ``_dm_targets``.
+  ``os.stat`` based one the module layer passes), per-target echo rules from ``_dm.targets``.
   An empty list means the live table is what is wanted.
 - ``validate_name(name)`` / ``validate_uuid(uuid)``: the kernel's and dmsetup's rules.
 - ``check_block_devices(name, table)``: every path a wanted table maps exists and is a block device.
@@ -31,7 +31,7 @@ import os
 import re
 import stat
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, from_params, parse_target
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError, from_params, parse_target
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 # The kernel's limits (include/uapi/linux/dm-ioctl.h), both counting the trailing NUL.

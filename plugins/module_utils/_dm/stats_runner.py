@@ -1,22 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to sts.devicemapper
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Module layer of dm_stats: ``StatsRunner`` on top of ``_dm_stats`` (parsers, the region a task
-asks for, the messages) and ``_dm_ops.DmHost`` (the device, its size, the resume of what a killed
+"""Module layer of dm_stats: ``StatsRunner`` on top of ``_dm.stats`` (parsers, the region a task
+asks for, the messages) and ``_dm.ops.DmHost`` (the device, its size, the resume of what a killed
 run left suspended).
 
-Kept apart from ``_dm_module`` so that ``_dm_module`` (dm_info) can import ``_dm_stats.device_stats``
+Kept apart from ``_dm.module`` so that ``_dm.module`` (dm_info) can import ``_dm.stats.device_stats``
 without an import cycle.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DmRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats import (
     RegionSpec, Stats, counting, describe, totals)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import validate_name
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 STATES = ('present', 'cleared', 'absent')
 

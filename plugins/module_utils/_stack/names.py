@@ -2,7 +2,7 @@
 # Copyright: contributors to sts.devicemapper
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The names of a stack and of the dm devices the collection carves for it, in one place: the
-stack planners (``_stack_thin``, ``_stack_cache``, ``_stack_era``) name their devices with
+stack planners (``_stack.thin``, ``_stack.cache``, ``_stack.era``) name their devices with
 ``device_names`` and ``dm_fault`` finds a stack's layer with ``layer_device``, without loading
 the planners.
 """
@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 STACK_NAME_RE = re.compile(r'\A[A-Za-z0-9_.+-]{1,100}\Z')
 

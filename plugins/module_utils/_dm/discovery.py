@@ -12,7 +12,7 @@ hands the outputs to ``parse_all``, which is pure and unit-tested on captured ou
 - ``facts``: ``{name: dict}`` ready for a task result: name, uuid, blkdevname, major, minor,
   devno, live_table, inactive_table, suspended, readonly, open_count, segment_count, events,
   devnos_used, names_using_dev, target_types, table (redacted lines: no crypt key) and status
-  (one parsed dict per segment, see ``_dm_status``);
+  (one parsed dict per segment, see ``_dm.status``);
 - ``tables``: ``{name: Table}`` (typed, for comparisons by the module layer).
 
 ``dmsetup info -c`` columns and their meaning are the same in dmsetup 1.02.185 (Debian 12) and
@@ -34,9 +34,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_status import parse_status
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, parse_multi
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.status import parse_status
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table, parse_multi
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 
 # '|' never appears in a name or uuid that dmsetup shows: it is outside the characters
 # libdevmapper leaves unmangled.

@@ -34,15 +34,15 @@ import stat
 import tempfile
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table, validate_name
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DmRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DeviceSpec
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table, validate_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import parse_check
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     WORKLOAD_BYTES, HostTools, StackRunner, StateRecord, sha256_direct)
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
 
 MAPPER = '/dev/mapper/'
 RECORD_DIR = '/var/lib/sts-devicemapper/repairs'
@@ -119,7 +119,7 @@ class RepairTools(HostTools):
 class ThinRepair(object):
     """One pool's recovery (the module docstring says the steps); ``actions`` lists what changed, in order.
 
-    ``host``: a DmHost; ``dmpd``: a ``_dmpd_tools.Dmpd``; ``tools``: RepairTools; ``io``: sha256
+    ``host``: a DmHost; ``dmpd``: a ``_dmpd.tools.Dmpd``; ``tools``: RepairTools; ``io``: sha256
     reads, block-device probes and the clock, replaced in unit tests."""
 
     def __init__(self, host, dmpd, tools, record, check_mode=False, warn=None, io=None):

@@ -2,7 +2,7 @@
 # Copyright: contributors to sts.devicemapper
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Module layer of the dm_* modules: argument specs (paired with plugins/doc_fragments/dm.py)
-and one runner per module on top of ``_dm_ops.DmHost``.
+and one runner per module on top of ``_dm.ops.DmHost``.
 
 - ``DEVICE_SPEC``: the keys every device of dm_device and dm_target has (name, state, uuid,
   readonly, reload, force, deferred, rename_from); ``device_argument_spec(extra)`` adds the
@@ -17,20 +17,20 @@ and one runner per module on top of ``_dm_ops.DmHost``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery import (
     discover, discover_kernel, parse_targets, select)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_fault import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.fault import (
     Fault, FaultRecord, dust_messages, plan, sector_range)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import (
     STATES, DeviceSpec, DmHost, check_unique, prefix_label)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import device_stats
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats import device_stats
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import (
     Table, check_block_devices, validate_name, validate_uuid)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, Integrity
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import Dmsetup
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError, Integrity
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.dmsetup import Dmsetup
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import ModuleRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import ResumeGuard, recover
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import layer_device
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.resume_guard import ResumeGuard, recover
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import layer_device
 
 DEVICE_SPEC = dict(
     name=dict(type='str'),
@@ -139,7 +139,7 @@ class DmRunner(ModuleRunner):
 
     def host(self, udev_timeout=10, run=None):
         """The DmHost; a run that changes dm state first resumes what a killed run of ours left
-        suspended (_resume_guard.recover), and says so."""
+        suspended (_dm.resume_guard.recover), and says so."""
         return self.recovered(DmHost(run or self.run_argv, check_mode=self.check_mode, udev_timeout=udev_timeout,
                                      guard=self.guard))
 
@@ -386,7 +386,7 @@ class MessageRunner(DmRunner):
 class FaultRunner(DmRunner):
     """dm_fault: put a fault under a live device (``injected``) or put its healthy table back (``healed``).
 
-    The record (``_dm_fault.FaultRecord``) is written before the faulty table goes live and removed
+    The record (``_dm.fault.FaultRecord``) is written before the faulty table goes live and removed
     after the healthy one is back, so what the live table is, compared with the record's healthy,
     injected and (during a replace) previous tables, says how far a killed run got."""
 

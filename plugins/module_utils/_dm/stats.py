@@ -19,7 +19,7 @@ region. Everything goes through ``Dmsetup.message`` (argv lists, ``--`` before t
   whether a listed region has exactly its parameters.
 - ``Stats(dmsetup, name)``: the messages of one device; ``device_stats(dmsetup, name, program_id)``
   is every region of a device with its counters, in 1 + one per region messages (what dm_info can
-  show; ``_dm_stats_runner.StatsRunner`` is the dm_stats module).
+  show; ``_dm.stats_runner.StatsRunner`` is the dm_stats module).
 
 A region is ours by its program id (``PROGRAM_ID`` unless the task gives one) and, among ours,
 known by its aux data: the kernel keeps both words and echoes them in ``@stats_list``.
@@ -30,8 +30,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import build_argv
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.dmsetup import build_argv
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 PROGRAM_ID = 'sts-devicemapper'
@@ -321,7 +321,7 @@ class RegionSpec(object):
 
 
 class Stats(object):
-    """The statistics messages of one device, through a ``_dmsetup.Dmsetup``. Reads (list, print) are
+    """The statistics messages of one device, through a ``_dm.dmsetup.Dmsetup``. Reads (list, print) are
     not listed among the commands that changed something; create, delete and clears are."""
 
     def __init__(self, dmsetup, name):

@@ -12,7 +12,7 @@ __metaclass__ = type
 import math
 import re
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SECTOR
 
 # Lines a checker prints to show progress, not findings. 0.9 says
@@ -83,7 +83,7 @@ def parse_thin_delta(stdout):
 
     Begin and length are in data blocks of the pool, as the tool reports them.
     """
-    # Imported here, as in _dmpd_metadata: every dmpd module would pay for it at start.
+    # Imported here, as in _dmpd.metadata: every dmpd module would pay for it at start.
     from xml.etree import ElementTree
     try:
         root = ElementTree.fromstring(stdout)

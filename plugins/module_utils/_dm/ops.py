@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Device operations: make dm devices what a list of ``DeviceSpec`` says, safely and idempotently.
 
-``DmHost(run, check_mode)`` discovers every device (three dmsetup calls, ``_dm_discovery``)
+``DmHost(run, check_mode)`` discovers every device (three dmsetup calls, ``_dm.discovery``)
 and ``apply(specs)`` brings each spec about, in dependency order (a device is created after
 the devices its table uses, and removed before them), re-discovering after every change so
 each step is verified against what the kernel holds.
@@ -38,10 +38,10 @@ import contextlib
 import os
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_discovery import discover
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import os_resolver, validate_name, validate_uuid
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DEVNO_RE, DmError, kernel_version
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.discovery import discover
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import os_resolver, validate_name, validate_uuid
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DEVNO_RE, DmError, kernel_version
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.dmsetup import (
     EEXIST, ENODATA, Dmsetup, build_argv, kernel_message)
 
 STATES = ('present', 'active', 'suspended', 'absent')
@@ -178,7 +178,7 @@ class DmHost(object):
         """``run(argv, data=None) -> (rc, stdout, stderr)``; ``kernel``: release string (default: this kernel's).
 
         ``guard(names)``: a context manager held while this run keeps ``names`` suspended, that
-        resumes them if the process dies meanwhile (_resume_guard.ResumeGuard); None: none."""
+        resumes them if the process dies meanwhile (_dm.resume_guard.ResumeGuard); None: none."""
         self._run = run
         self._guard = guard
         self.dmsetup = Dmsetup(run)

@@ -22,13 +22,13 @@ import json
 import mmap
 import os
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_module import DmRunner
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DmHost
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_stats import RegionSpec, Stats, totals
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import not_a_block_device
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import Dmpd
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DmRunner
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DmHost
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.stats import RegionSpec, Stats, totals
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import not_a_block_device
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
 
 # The known workload: 256 KiB per volume, written and read with direct I/O in 64 KiB blocks.
 WORKLOAD_BYTES = 262144
@@ -209,7 +209,7 @@ def occupied(tools, disks, superblock=None):
     """What the given disks hold, one text per finding (safe mode refuses them): wipefs signatures,
     what lsblk says uses them (a mount, a dm device or partition on them), and the family of
     metadata found at the start of the metadata area (``superblock``: a
-    ``_dmpd_metadata.Superblock`` of ``disks[0]`` or None)."""
+    ``_dmpd.metadata.Superblock`` of ``disks[0]`` or None)."""
     found = []
     for disk in disks:
         for kind, offset in tools.signatures(disk):
@@ -282,7 +282,7 @@ def sha256_direct(path, nbytes):
 class Stack(object):
     """Common ground of the stack planners (thin, cache, era): one stack on the host this runs on.
 
-    ``run(argv, data=None)``: argv lists only; ``dmpd``: a ``_dmpd_tools.Dmpd``; ``host_factory``:
+    ``run(argv, data=None)``: argv lists only; ``dmpd``: a ``_dmpd.tools.Dmpd``; ``host_factory``:
     makes the ``DmHost`` (discovery runs when it is first needed); ``io``: file and block I/O,
     replaced in unit tests. ``actions`` lists what changed (in check mode, would change), in order;
     ``devices`` every DmHost result; ``problems`` what is wrong with the built stack.
@@ -377,7 +377,7 @@ class Stack(object):
 
     def read_io(self, names):
         """The report's ``io``: {device: the counters of its ``STATS_PROGRAM_ID`` region, summed over its areas
-        (``_dm_stats.totals``)} for each of ``names``, None for a device that is not there, is suspended or
+        (``_dm.stats.totals``)} for each of ``names``, None for a device that is not there, is suspended or
         has no such region (in check mode, one that would be made). None without ``stats``."""
         if not self.c.stats:
             return None

@@ -15,14 +15,14 @@ import os
 import re
 import time
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import (
     Dmpd, DmpdError, FAMILIES, tool_for)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import (
     THIN_LS_FIELDS, parse_check, parse_metadata_size, parse_thin_delta, parse_thin_ls)
-from ansible_collections.sts.devicemapper.plugins.module_utils import _dmpd_metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
 from ansible_collections.sts.devicemapper.plugins.module_utils._module_base import (
     ModuleRunner, remove_quietly)
-from ansible_collections.sts.devicemapper.plugins.module_utils._resume_guard import pid_alive
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.resume_guard import pid_alive
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import to_sectors
 
 FAMILY_CHOICES = ('auto',) + FAMILIES

@@ -33,16 +33,16 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DeviceSpec
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import (
     parse_check, parse_era_dump, parse_era_invalidate)
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmsetup import kernel_message
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.dmsetup import kernel_message
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     IO_BLOCK, Stack, StackRunner, occupied)
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import device_names
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import device_names
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SECTOR, SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'

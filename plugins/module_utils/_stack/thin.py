@@ -31,13 +31,13 @@ import hashlib
 import os
 import shutil
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_ops import DeviceSpec
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_table import Table
-from ansible_collections.sts.devicemapper.plugins.module_utils._dm_targets import DmError, ThinPool
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_parsers import parse_check
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_base import (
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DeviceSpec
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table
+from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError, ThinPool
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import parse_check
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     FILESYSTEMS, WORKLOAD_BYTES, Stack, StackRunner, occupied, pattern)
-from ansible_collections.sts.devicemapper.plugins.module_utils._stack_names import device_names, validate_stack_name
+from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import device_names, validate_stack_name
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 MAPPER = '/dev/mapper/'
@@ -321,7 +321,7 @@ class ThinStack(Stack):
         elif c.metadata_size is not None:
             meta = c.metadata_size
         else:
-            from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_ops import metadata_size
+            from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.ops import metadata_size
             self.dmpd_used = True
             estimate = metadata_size(self.dmpd, 'thin', block_size=c.block, pool_size=pool_sectors,
                                      max_thins=max(len(c.thins), 1))

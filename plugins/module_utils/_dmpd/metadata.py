@@ -18,7 +18,7 @@ import os
 import stat
 import struct
 
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd_tools import DmpdError
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
 
 DIRECT_ALIGN = 4096   # bytes: a multiple of every logical block size O_DIRECT may need
 SUPERBLOCK_SIZE = 4096
