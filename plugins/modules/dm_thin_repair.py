@@ -18,8 +18,10 @@ description:
     and its device number stay, so the users' tables still name it. Nothing is left suspended.
   - Copies the damaged metadata to a backup file, repairs it with C(thin_repair) into O(spare) (again with the
     superblock's figures from the pool's table and status when the superblock itself is unreadable), and checks
-    the repaired metadata with C(thin_check). A spare that does not pass is refused; the pool then stays
-    deactivated (not suspended) with its record.
+    the repaired metadata with C(thin_check) (which also clears a C(needs_check) flag the repair kept, once the
+    check passes), then reads back which thin devices it holds (C(thin_dump --skip-mappings)). A spare that does
+    not pass, or that lacks a thin device the pool's users need (a repair can lose a device and still exit 0), is
+    refused; the pool then stays deactivated (not suspended) with its record.
   - Swaps the pool onto the repaired metadata by reloading the pool's table with O(spare) as its metadata device,
     makes its users again from their recorded tables, mounts their filesystems again, and, with O(stack), compares
     the known data of the stack's thin volumes with the checksums in the stack's record.
@@ -126,6 +128,11 @@ backup_file:
   description: The raw (sparse) copy of the damaged metadata, made before the repair; null when none was made.
   returned: always
   type: str
+devices:
+  description: The thin devices the repaired metadata holds, dev_id (as a string) to mapped data blocks.
+  returned: when the metadata was repaired
+  type: dict
+  sample: {"1": 4, "2": 31}
 data:
   description: Per thin volume of O(stack), the sha256 of its known data, the recorded one, and whether they match.
   returned: always

@@ -231,6 +231,33 @@ def parse_era_dump(source):
     return result
 
 
+def parse_thin_devices(source):
+    """The thin devices of a ``thin_dump`` XML (text or bytes; ``--skip-mappings`` is enough) as
+    ``{dev_id: mapped_blocks}``. What a repair kept: a repair that lost a device's tree leaves it
+    out, or with fewer mapped blocks, and still exits 0 (seen with thin_repair 0.9.0)."""
+    from xml.etree import ElementTree
+    import io
+    if isinstance(source, str):
+        source = source.encode('utf-8')
+    devices, seen_superblock = {}, False
+    try:
+        for _event, node in ElementTree.iterparse(io.BytesIO(source), events=('start',)):
+            if node.tag == 'superblock':
+                seen_superblock = True
+            elif not seen_superblock:
+                raise DmpdError('thin_dump output starts with <%s>; expected <superblock>' % node.tag)
+            elif node.tag == 'device':
+                dev_id = _xml_int('thin_dump', node, 'dev_id')
+                if dev_id in devices:
+                    raise DmpdError('thin_dump output has device %d twice' % dev_id)
+                devices[dev_id] = _xml_int('thin_dump', node, 'mapped_blocks')
+    except ElementTree.ParseError as exc:
+        raise DmpdError('thin_dump output is not complete XML (%s)' % exc)
+    if not seen_superblock:
+        raise DmpdError('thin_dump output has no <superblock>')
+    return devices
+
+
 def _add_block(ranges, block):
     if ranges and ranges[-1][1] == block:
         ranges[-1][1] = block + 1

@@ -15,8 +15,10 @@ pool's table, the tables of its users, their mounts), written before anything is
    the users' tables still name it). Nothing is suspended but for the kernel's own swap;
 3. repair: the damaged metadata copied to a backup file first, ``thin_repair`` into the spare
    (retried with the superblock's figures from the record when the superblock itself is
-   unreadable), ``thin_check`` of the spare: a spare that does not pass leaves the pool
-   deactivated, with its record, and fails;
+   unreadable), ``thin_check`` of the spare (clearing a needs_check flag the repair kept when
+   it passes), and the spare's thin devices read back
+   (``thin_dump --skip-mappings``): a spare that does not pass, or lacks a thin device the
+   users need, leaves the pool deactivated, with its record, and fails;
 4. swap: the pool's table reloaded with the spare as its metadata device;
 5. start: the users made again from their recorded tables, the filesystems mounted again;
 6. verify: the pool's status, and the known data of a thin stack's volumes against the
@@ -38,7 +40,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.ops import DeviceSpec
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Table, validate_name
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
-from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import parse_check
+from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import parse_check, parse_thin_devices
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     WORKLOAD_BYTES, HostTools, StackRunner, StateRecord, sha256_direct)
@@ -183,8 +185,11 @@ class ThinRepair(object):
                 self.host.thin_message(self.pool, 'release_metadata_snap')
         return self.verdict(res)
 
-    def check(self, path):
-        return self.verdict(self.dmpd.run('thin_check', input=path))
+    def check(self, path, clear_needs_check=False):
+        """thin_check of path; (healthy, findings). ``clear_needs_check``: a check that passes also clears
+        the superblock's needs_check flag (only for metadata this run wrote: the spare)."""
+        options = dict(clear_needs_check_flag=True) if clear_needs_check else {}
+        return self.verdict(self.dmpd.run('thin_check', input=path, **options))
 
     @staticmethod
     def verdict(res):
@@ -396,12 +401,19 @@ class ThinRepair(object):
             self.act('thin_repair %s into %s' % (metadata, spare))
             if not self.check_mode:
                 self.run_repair(saved, metadata, spare)
-                ok, spare_findings = self.check(spare)
+                # a repair keeps the superblock's flags (0.9.0 does): the kernel would start the pool
+                # read-only on a needs_check that the passing check below then clears
+                flagged = self.io['superblock'](spare).needs_check
+                ok, spare_findings = self.check(spare, clear_needs_check=True)
                 if not ok:
                     raise DmError('the metadata repaired into %s does not pass thin_check (%s); the pool %s stays '
                                   'deactivated (error table, not suspended) with its record %s, and its damaged '
                                   'metadata is in %s and %s' % (spare, '; '.join(spare_findings) or 'no output',
                                                                 self.pool, self.record.path, metadata, backup))
+                self.check_devices(saved, spare, metadata, backup)
+                if flagged:
+                    self.act('clear the needs_check flag the repair kept in %s (thin_check --clear-needs-check-flag, '
+                             'the check passed)' % spare)
             self.result['repaired'] = True
             target = spare
         table = Table.parse(saved['pool_table'])
@@ -430,6 +442,33 @@ class ThinRepair(object):
         again = self.dmpd.run_ok('thin_repair', what='thin_repair of %s into %s' % (metadata, spare),
                                  input=metadata, output=spare, **overrides)
         self.result['cmd'] = again.cmd
+
+    def thin_ids(self, saved):
+        """dev_id -> name of every thin device of this pool among the recorded users."""
+        ids = {}
+        for user in saved['users']:
+            for seg in Table.parse(user['table']):
+                if seg.target_type == 'thin' and self.host.name_of(seg.target.params['pool']) == self.pool:
+                    ids[seg.target.params['dev_id']] = user['name']
+        return ids
+
+    def check_devices(self, saved, spare, metadata, backup):
+        """The repaired metadata must hold every thin device the users need: a repair can lose a device's
+        trees and still exit 0 and pass thin_check (thin_repair 0.9.0 picks its roots by a guess when
+        the superblock is unreadable), and the pool must not be swapped onto that."""
+        res = self.dmpd.run_ok('thin_dump', what='thin_dump of the repaired metadata %s' % spare, input=spare,
+                               skip_mappings=True)
+        found = parse_thin_devices(res.stdout)
+        self.result['devices'] = dict((str(k), v) for k, v in sorted(found.items()))
+        wanted = self.thin_ids(saved)
+        missing = sorted(d for d in wanted if d not in found)
+        if missing:
+            raise DmError('the metadata repaired into %s lacks the thin device(s) with dev_id %s (%s); it holds '
+                          'dev_id(s) %s. The pool %s stays deactivated (error table, not suspended) with its record '
+                          '%s, and its damaged metadata is in %s and %s'
+                          % (spare, ', '.join(str(d) for d in missing), ', '.join(wanted[d] for d in missing),
+                             ', '.join(str(d) for d in sorted(found)) or 'none', self.pool, self.record.path,
+                             metadata, backup))
 
     def start(self, saved):
         """The users from their recorded tables (dependency order), then the filesystems."""

@@ -1,7 +1,8 @@
 import pytest
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.parsers import (
-    parse_check, parse_era_dump, parse_era_invalidate, parse_metadata_size, parse_thin_delta, parse_thin_ls)
+    parse_check, parse_era_dump, parse_era_invalidate, parse_metadata_size, parse_thin_delta, parse_thin_devices,
+    parse_thin_ls)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import DmpdError
 
 BOTH = ('0.9.0', '1.1.0')
@@ -50,6 +51,36 @@ def test_thin_ls_rows(captured, version):
     assert len(rows) == 11
     assert rows[0] == dict(dev=1, mapped_blocks=10713, exclusive_blocks=64, shared_blocks=10649,
                            mapped_sectors=1371264, transaction=0, create_time=0, snap_time=15)
+
+
+@pytest.mark.parametrize('version', BOTH)
+def test_thin_dump_devices_agree_with_thin_ls_of_the_same_metadata(captured, version):
+    dump = captured(version, 'thin_dump_skip_mappings')
+    listed = captured(version, 'thin_ls_fields')
+    assert dump['rc'] == 0 and dump['argv'][-1].endswith('/tmeta.bin') and listed['argv'][-1].endswith('/tmeta.bin')
+    devices = parse_thin_devices(dump['stdout'])
+    rows = parse_thin_ls(listed['stdout'], listed['argv'][3].split(','))
+    assert devices == dict((r['dev'], r['mapped_blocks']) for r in rows)
+    assert len(devices) == 11 and devices[1] == 10713
+
+
+@pytest.mark.parametrize('text, needle', [
+    ('', 'not complete XML'),
+    ('<superblock uuid="" time="1">', 'not complete XML'),
+    ('<device dev_id="1" mapped_blocks="2"/>', 'starts with <device>; expected <superblock>'),
+    ('<superblock><device dev_id="1"/></superblock>', "mapped_blocks=None; expected a whole number"),
+    ('<superblock><device dev_id="x" mapped_blocks="1"/></superblock>', "dev_id='x'"),
+    ('<superblock><device dev_id="1" mapped_blocks="1"/><device dev_id="1" mapped_blocks="2"/></superblock>',
+     'device 1 twice'),
+])
+def test_thin_dump_devices_refuse_what_is_not_a_whole_dump(text, needle):
+    with pytest.raises(DmpdError) as err:
+        parse_thin_devices(text)
+    assert needle in str(err.value)
+
+
+def test_thin_dump_devices_of_an_empty_pool():
+    assert parse_thin_devices(b'<superblock uuid="" time="0" transaction="1"></superblock>') == {}
 
 
 def test_thin_ls_human_fields_stay_text():

@@ -40,27 +40,35 @@ class PoolKernel(StatefulKernel):
 
 
 class Result(object):
-    def __init__(self, cmd, ok, stderr=''):
-        self.cmd, self.ok, self.rc, self.stdout, self.stderr = cmd, ok, 0 if ok else 1, '', stderr
+    def __init__(self, cmd, ok, stderr='', stdout=''):
+        self.cmd, self.ok, self.rc, self.stdout, self.stderr = cmd, ok, 0 if ok else 1, stdout, stderr
         self.outcome = 'ok' if ok else 'damaged'
 
 
 class FakeDmpd(object):
-    """thin_check / thin_repair: ``bad`` paths fail the check; ``repair_fails`` first repairs fail."""
+    """thin_check / thin_repair / thin_dump: ``bad`` paths fail the check; ``repair_fails`` first repairs
+    fail; a repair writes the pool's thin devices (dev_id 1 and 2, as t1 and t2) but those in ``lost``."""
 
-    def __init__(self, bad=(), repair_fails=0):
+    def __init__(self, bad=(), repair_fails=0, lost=()):
         self.bad = set(bad)
         self.repair_fails = repair_fails
+        self.lost = set(lost)
+        self.written = {}
         self.calls = []
 
     def run(self, tool, **options):
         self.calls.append((tool, options))
         if tool == 'thin_check':
             return Result([tool], options['input'] not in self.bad, 'bad checksum in superblock')
+        if tool == 'thin_dump':
+            devices = ''.join('<device dev_id="%d" mapped_blocks="%d"></device>' % (d, 8 * d)
+                              for d in self.written[options['input']])
+            return Result([tool], True, stdout='<superblock uuid="" time="1">%s</superblock>' % devices)
         if self.repair_fails:
             self.repair_fails -= 1
             return Result([tool], False, 'transaction id needs to be given')
         self.bad.discard(options['output'])
+        self.written[options['output']] = [d for d in (1, 2) if d not in self.lost]
         return Result([tool], True)
 
     def run_ok(self, tool, what=None, **options):
@@ -105,10 +113,11 @@ class Superblock(object):
         self.family, self.needs_check = family, needs_check
 
 
-def io(sums=None, spare_family=None):
+def io(sums=None, spare_family=None, spare_needs_check=False):
     blk = os.stat_result((stat.S_IFBLK | 0o600,) + (0,) * 9)
     return dict(sha256=lambda path, n: (sums or {}).get(path, 'other'), size=lambda path: 4 << 20,
-                superblock=lambda path: Superblock(spare_family) if path == SPARE else Superblock(),
+                superblock=lambda path: (Superblock(spare_family, spare_needs_check) if path == SPARE
+                                         else Superblock()),
                 held=lambda path: [], stat=lambda path: blk, stamp=lambda: 'STAMP')
 
 
@@ -157,8 +166,13 @@ def test_a_failed_pool_is_stopped_repaired_into_the_spare_swapped_and_started_ag
     assert sorted(n for v, n in order[6:] if v == 'create') == ['t1', 't2']
     assert kernel.devices['p']['live'].startswith('0 2048 thin-pool %s 253:1 128 0' % SPARE)
     assert kernel.devices['t1']['live'] == '0 1024 thin 253:2 1' and not kernel.devices['t1']['suspended']
-    assert [t for t, _o in dmpd.calls] == ['thin_check', 'thin_repair', 'thin_check']
+    assert [t for t, _o in dmpd.calls] == ['thin_check', 'thin_repair', 'thin_check', 'thin_dump']
     assert dmpd.calls[1][1] == {'input': '/dev/mapper/m', 'output': SPARE}
+    # the spare's check clears a needs_check flag when it passes; the spare had none: no such action
+    assert dmpd.calls[2][1] == {'input': SPARE, 'clear_needs_check_flag': True}
+    assert dmpd.calls[3][1] == {'input': SPARE, 'skip_mappings': True}
+    assert not [a for a in repair.actions if a.startswith('clear the needs_check')]
+    assert result['devices'] == {'1': 8, '2': 16}
     argvs = [a for a in mounts.argvs if a[0] != 'findmnt']
     assert argvs[:3] == [['umount', '/mnt/t2'], ['umount', '/mnt/t1'],
                          ['cp', '--sparse=always', '/dev/mapper/m', result['backup_file']]]
@@ -211,6 +225,34 @@ def test_a_spare_that_fails_its_check_leaves_the_pool_deactivated_and_the_next_r
     again, _w = repair_of(kernel, tmp_path, FakeDmpd(bad=['/dev/mapper/m']))
     result = again.repaired(SPARE)
     assert result['repaired'] and 't1' in kernel.devices and not os.path.exists(again.record.path)
+
+
+def test_a_needs_check_flag_the_repair_kept_is_cleared_by_the_spare_s_passing_check(tmp_path):
+    # thin_repair 0.9.0 keeps the superblock's flags: the pool would start read-only again
+    kernel = PoolKernel(status='1 216/2048 64/2048 - ro discard_passdown queue_if_no_space needs_check 512')
+    dmpd = FakeDmpd(bad=['/dev/mapper/m'])
+    repair, _w = repair_of(kernel, tmp_path, dmpd, spare_needs_check=True)
+    result = repair.repaired(SPARE)
+    assert ('thin_check', {'input': SPARE, 'clear_needs_check_flag': True}) in dmpd.calls
+    cleared = [a for a in repair.actions if a.startswith('clear the needs_check')]
+    assert cleared == ['clear the needs_check flag the repair kept in /dev/loop9 (thin_check '
+                       '--clear-needs-check-flag, the check passed)'], repair.actions
+    assert repair.actions.index(cleared[0]) == repair.actions.index('thin_repair /dev/mapper/m into /dev/loop9') + 1
+
+
+def test_a_repair_that_lost_a_thin_device_is_refused_before_the_swap(tmp_path):
+    # thin_repair 0.9.0 guesses the roots of an unreadable superblock; a wrong guess can lose a device's
+    # trees, exit 0 and pass thin_check: the pool must not start on that
+    kernel = PoolKernel()
+    dmpd = FakeDmpd(bad=['/dev/mapper/m'], lost=[2])
+    repair, _w = repair_of(kernel, tmp_path, dmpd)
+    with pytest.raises(DmError) as err:
+        repair.repaired(SPARE)
+    assert ('the metadata repaired into /dev/loop9 lacks the thin device(s) with dev_id 2 (t2); it holds dev_id(s) 1. '
+            'The pool p stays deactivated (error table, not suspended)') in err.value.msg
+    assert kernel.devices['p']['live'] == '0 2048 error' and not kernel.devices['p']['suspended']
+    assert 't1' not in kernel.devices and 't2' not in kernel.devices
+    assert json.load(open(repair.record.path))['phase'] == 'deactivated'
 
 
 def test_an_unreadable_superblock_is_repaired_again_with_the_figures_of_the_table_and_status(tmp_path):
