@@ -450,24 +450,6 @@ class TargetHost(object):
         self.run(['chmod', mode, remote])
         return remote
 
-    def download(self, remote, local):
-        """Copy a file of the host to a local path (over the shared SSH connection, or
-        ansible.builtin.fetch); returns the local path."""
-        prefix = self._direct_argv()
-        if prefix is None:
-            self.module('ansible.builtin.fetch', src=remote, dest=local, flat=True)
-            return local
-        if not prefix:
-            shutil.copyfile(remote, local)
-            return local
-        with open(local, 'wb') as handle:
-            proc = subprocess.run(prefix + [shlex.join(['dd', 'if=' + remote, 'bs=1M', 'status=none'])],
-                                  stdout=handle, stderr=subprocess.PIPE, timeout=900, check=False)
-        if proc.returncode != 0:
-            raise AssertionError('downloading %s:%s failed (rc %d): %s' % (
-                self.pattern, remote, proc.returncode, proc.stderr.decode('utf-8', 'replace')))
-        return local
-
     def write(self, remote, text, mode='0600'):
         """Write text into a file on the host (``upload`` of a local copy); returns the path."""
         with tempfile.NamedTemporaryFile('w', prefix='sts-dm-write-', delete=False) as handle:

@@ -1,6 +1,11 @@
 """dmpd_dump, dmpd_repair, dmpd_info and dmpd_trim on real tools."""
 
+import os
+import re
+
 import pytest
+
+from conftest import DATA
 
 
 @pytest.mark.parametrize('family', ['thin', 'cache', 'era'])
@@ -65,6 +70,32 @@ def test_repair_four_steps(host, scratch):
     assert host.sha256(src) == src_before, 'repair wrote to its source'
     assert host.module('dmpd_repair', src=src, dest=dest)['changed'] is False
     assert host.module('dmpd_repair', src=src, dest=dest, check=True)['changed'] is False
+
+
+@pytest.mark.guest
+def test_repair_of_metadata_whose_superblock_is_zeroed(host, scratch):
+    """tests/data/dmpd/thin-0.9-repair-sigsegv.meta.gz: a lab pool's metadata (three thins, one a snapshot,
+    several transactions) with its superblock zeroed, given the superblock's figures. thin_repair 1.x
+    rebuilds it; 0.9.0's crashes (SIGSEGV): its root search sorts the candidate roots with a comparison
+    that is always true, which runs past the end of the list once there are more than 16 of them. The
+    module says so, and neither src nor dest is written."""
+    packed = host.put(os.path.join(DATA, 'thin-0.9-repair-sigsegv.meta.gz'), 'sigsegv.meta.gz')
+    host.run(['gunzip', '-f', packed])
+    src, dest = host.path('sigsegv.meta'), scratch + '/repaired.meta'
+    before = host.sha256(src)
+    result = host.module('dmpd_repair', src=src, dest=dest, family='thin', transaction_id=1, data_block_size=128,
+                         nr_data_blocks=960, expect_failure=None)
+    assert host.sha256(src) == before, 'repair wrote to its source'
+    if host.tool_version == '0.9.0':
+        assert 'thin_repair of src %s failed (rc=-11, killed by signal 11 (SIGSEGV)' % src in result['msg'], result
+        assert not host.exists(dest)
+        assert host.command('ls', '-A', scratch)['stdout'].strip() == '', 'a file was left in the scratch directory'
+    else:
+        assert result['changed'] is True, result
+        assert host.rc('thin_check', '-q', dest) == 0
+        dump = host.command('thin_dump', '--skip-mappings', dest)['stdout']
+        devices = re.findall(r'<device dev_id="(\d+)" mapped_blocks="(\d+)"', dump)
+        assert devices == [('1', '4'), ('2', '31'), ('3', '4')], dump
 
 
 def test_repair_refuses_to_overwrite_other_metadata_and_itself(host, scratch):
