@@ -96,11 +96,11 @@ install: venv ## build the collection into build/ and install it into build/coll
 	env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_CONFIG \
 		$(VENV)/bin/ansible-doc --list $(COLLECTION_NAMESPACE).$(COLLECTION_NAME)
 
-integration-local: install apt-dev ## integration tests on this host: the real dmpd tools (tests/integration/dmpd), bad input refused from the arguments alone (tests/integration/args), the HTML report in Chromium (tests/integration/report)
+integration-local: install apt-dev ## integration tests on this host: the real dmpd tools (tests/integration/dmpd), bad input refused from the arguments alone and by the dmpd modules (tests/integration/args), the HTML report in Chromium (tests/integration/report)
 	$(call banner,integration-local: pytest tests/integration/dmpd)
 	@# Two workers: each ansible call is mostly Python start-up, and the machine has two cores.
 	hack/pytest-dir.sh $(VENV) tests/integration/dmpd -v -n 2
-	$(call banner,integration-local: pytest tests/integration/args (the bad-input cases refused from the arguments alone))
+	$(call banner,integration-local: pytest tests/integration/args (the bad-input cases refused from the arguments alone, and the dmpd modules' on this machine's tools))
 	hack/pytest-dir.sh $(VENV) tests/integration/args -v
 	$(call banner,integration-local: pytest tests/integration/report (the HTML fleet report in headless Chromium))
 	STS_REQUIRE_CHROMIUM=1 hack/pytest-dir.sh $(VENV) tests/integration/report -v

@@ -3,7 +3,50 @@ tests/integration/dm/test_bad_input.py (the cases that read the host, on every l
 tests/integration/args/test_pure_refusals.py (the ``pure`` cases, refused from the arguments
 alone, on this machine)."""
 
+import hashlib
+import os
+
 from bad_input_cases import CASES
+
+# the XML samples (tests/data/dmpd) the host cases read, and the names they have in the work directory
+WORK_XML = dict((name, name.replace('-small', '')) for name in ('thin-small.xml', 'cache-small.xml', 'era-small.xml'))
+
+
+def work_argvs(work, xml_size):
+    """The commands that make the work directory's files the host cases read, once the samples of
+    WORK_XML are in it (``xml_size``: the thin sample's size): a directory, a regular file, blank and
+    restored metadata of each family, an XML cut in half, a text that is not XML."""
+    return [
+        ['mkdir', '-p', work + '/dir', work + '/stacks'],
+        ['truncate', '-s', '16M', work + '/regular.img', work + '/thin.meta', work + '/cache.meta', work + '/era.meta'],
+        ['dd', 'if=%s/thin.xml' % work, 'of=%s/truncated.xml' % work, 'bs=1', 'count=%d' % (xml_size // 2),
+         'status=none'],
+        ['cp', '/etc/os-release', work + '/not-xml.xml'],
+        ['thin_restore', '-i', work + '/thin.xml', '-o', work + '/thin.meta'],
+        ['cache_restore', '-i', work + '/cache.xml', '-o', work + '/cache.meta'],
+        ['era_restore', '-i', work + '/era.xml', '-o', work + '/era.meta'],
+        ['cp', work + '/thin.meta', work + '/other.meta'],
+    ]
+
+
+def is_dmpd(case):
+    """A case of a dmpd module (the persistent-data tools on files; no kernel)."""
+    return case.get('module', '').startswith('dmpd_')
+
+
+def photograph(work):
+    """Every entry under work (a local directory): relative path, mode, size and sha256 of files."""
+    seen = {}
+    for root, dirs, files in os.walk(work):
+        for name in sorted(dirs + files):
+            path = os.path.join(root, name)
+            stat = os.lstat(path)
+            entry = [oct(stat.st_mode), stat.st_size]
+            if os.path.isfile(path):
+                with open(path, 'rb') as handle:
+                    entry.append(hashlib.sha256(handle.read()).hexdigest())
+            seen[os.path.relpath(path, work)] = entry
+    return seen
 
 
 def fill(value, tokens):

@@ -27,21 +27,6 @@ from _harness import TargetHost
 PREFIX = 'stsit-pure-'
 
 
-def _photograph(work):
-    """Every entry under work: relative path, type, mode, size and sha256 of files."""
-    seen = {}
-    for root, dirs, files in os.walk(work):
-        for name in sorted(dirs + files):
-            path = os.path.join(root, name)
-            stat = os.lstat(path)
-            entry = [oct(stat.st_mode), stat.st_size]
-            if os.path.isfile(path):
-                with open(path, 'rb') as handle:
-                    entry.append(hashlib.sha256(handle.read()).hexdigest())
-            seen[os.path.relpath(path, work)] = entry
-    return seen
-
-
 def test_pure_cases_are_refused_from_the_arguments_alone(record_property):
     marked = [c for c in CASES if c['pure']]
     assert not [c['id'] for c in marked if c['only']], 'a pure case cannot depend on the host tools generation'
@@ -57,7 +42,7 @@ def test_pure_cases_are_refused_from_the_arguments_alone(record_property):
         assert len(cases) == len(marked) >= 80, 'selected %d of %d pure cases' % (len(cases), len(marked))
 
         host = TargetHost('localhost', None)
-        before = _photograph(work)
+        before = bad_input_check.photograph(work)
         playbook = os.path.join(work, '..', os.path.basename(work) + '.yml')
         with open(playbook, 'w') as handle:
             yaml.safe_dump(bad_input_check.playbook(cases, 'localhost'), handle, sort_keys=False)
@@ -65,7 +50,7 @@ def test_pure_cases_are_refused_from_the_arguments_alone(record_property):
             run = host.playbook(playbook)
         finally:
             os.unlink(playbook)
-        after = _photograph(work)
+        after = bad_input_check.photograph(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

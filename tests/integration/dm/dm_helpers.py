@@ -13,13 +13,17 @@ PREFIX = 'stsit-'
 
 def run_share(total):
     """This host's share of ``total`` repeated trials. lab-test runs the suite on every host of the
-    fleet at once and says how many in STS_DM_RUN_HOSTS: each host then tries its share (rounded
-    up, one at least), so a run tries about ``total`` in all, on every kernel; a host run alone
-    (unset) tries them all."""
-    value = os.environ.get('STS_DM_RUN_HOSTS', '1')
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError('STS_DM_RUN_HOSTS=%r: expected a number of hosts, 1 or more' % value)
-    return max(1, -(-total // int(value)))
+    fleet at once and gives each host its share in STS_DM_RUN_SHARE as ``WEIGHT/TOTAL`` (``1/2``: half
+    the trials; a host with less else to do gets more): each host then tries its share (rounded up,
+    one at least), so a run tries about ``total`` in all, on every kernel; a host run alone (unset)
+    tries them all."""
+    value = os.environ.get('STS_DM_RUN_SHARE', '1/1')
+    parts = value.split('/')
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 0 < int(parts[0]) <= int(parts[1]):
+        raise ValueError('STS_DM_RUN_SHARE=%r: expected WEIGHT/TOTAL, whole numbers with 0 < WEIGHT <= TOTAL'
+                         % value)
+    weight, whole = int(parts[0]), int(parts[1])
+    return max(1, -(-total * weight // whole))
 
 
 MIB = 2048                 # sectors
