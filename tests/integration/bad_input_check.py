@@ -4,7 +4,10 @@ tests/integration/args/test_pure_refusals.py (the ``pure`` cases, refused from t
 alone, on this machine)."""
 
 import hashlib
+import json
 import os
+
+import yaml
 
 from bad_input_cases import CASES
 
@@ -145,3 +148,32 @@ def write_log(path, cases, results):
         for c in cases:
             result = found[c['key']] or {}
             handle.write('%s\t%s\t%s\n' % (c['key'], result.get('_status'), result.get('msg')))
+
+
+def run_here(host, cases, work):
+    """The cases as one ``ansible-playbook`` on this machine (``host``: localhost), the work directory
+    photographed before and after; (the run, a line per entry of work that changed)."""
+    before = photograph(work)
+    path = os.path.join(work, '..', os.path.basename(work) + '.yml')
+    with open(path, 'w') as handle:
+        yaml.safe_dump(playbook(cases, 'localhost'), handle, sort_keys=False)
+    try:
+        run = host.playbook(path)
+    finally:
+        os.unlink(path)
+    after = photograph(work)
+    return run, ['%s: before %s, after %s' % (k, before.get(k), after.get(k))
+                 for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+
+
+def conclude(cases, run, changes, record_property, **figures):
+    """The run judged: the log (STS_DM_BAD_INPUT_LOG), the ``figures:`` line (cases tried, refused as
+    expected, tracebacks shown, host changes, and ``figures``); returns the problems."""
+    log = os.environ.get('STS_DM_BAD_INPUT_LOG')
+    if log:
+        write_log(log, cases, run.results)
+    problems, tracebacks = judge(cases, run.results, run.rc)
+    figures.update(cases=len(cases), refused_as_expected=len(cases) - len(problems), tracebacks=tracebacks,
+                   host_changes=len(changes))
+    record_property('figures', json.dumps(figures, sort_keys=True))
+    return problems

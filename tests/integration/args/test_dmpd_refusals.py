@@ -12,13 +12,10 @@ for byte as it was.
 Figures (``figures:`` line): cases tried, refused as expected, tracebacks shown, changes.
 """
 
-import json
 import os
 import shutil
 import subprocess
 import tempfile
-
-import yaml
 
 import bad_input_check
 from _harness import REPO, TargetHost
@@ -42,27 +39,11 @@ def test_dmpd_host_cases_are_refused_clearly_and_change_nothing(record_property)
         cases = [c for c in bad_input_check.select(False, generation, tokens) if bad_input_check.is_dmpd(c)]
         assert len(cases) >= 23, 'only %d dmpd cases selected for tools %s' % (len(cases), generation)
 
-        before = bad_input_check.photograph(work)
-        playbook = os.path.join(work, '..', os.path.basename(work) + '.yml')
-        with open(playbook, 'w') as handle:
-            yaml.safe_dump(bad_input_check.playbook(cases, 'localhost'), handle, sort_keys=False)
-        try:
-            run = host.playbook(playbook)
-        finally:
-            os.unlink(playbook)
-        after = bad_input_check.photograph(work)
+        run, changes = bad_input_check.run_here(host, cases, work)
     finally:
         host.close()
         shutil.rmtree(work, ignore_errors=True)
 
-    log = os.environ.get('STS_DM_BAD_INPUT_LOG')
-    if log:
-        bad_input_check.write_log(log, cases, run.results)
-    problems, tracebacks = bad_input_check.judge(cases, run.results, run.rc)
-    changes = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    record_property('figures', json.dumps({
-        'cases': len(cases), 'refused_as_expected': len(cases) - len(problems), 'tracebacks': tracebacks,
-        'host_changes': len(changes), 'tool_generation': generation, 'suite': 'dmpd bad input',
-        'host': 'localhost'}, sort_keys=True))
-    detail = ['%s: before %s, after %s' % (k, before.get(k), after.get(k)) for k in changes]
-    assert not problems and not changes, '\n'.join(problems + detail)
+    problems = bad_input_check.conclude(cases, run, changes, record_property, suite='dmpd bad input',
+                                        host='localhost', tool_generation=generation)
+    assert not problems and not changes, '\n'.join(problems + changes)

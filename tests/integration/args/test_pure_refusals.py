@@ -13,12 +13,9 @@ Figures (``figures:`` line): cases tried, refused as expected, tracebacks shown,
 """
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
-
-import yaml
 
 import bad_input_check
 from bad_input_cases import CASES
@@ -41,26 +38,9 @@ def test_pure_cases_are_refused_from_the_arguments_alone(record_property):
         cases = bad_input_check.select(True, None, tokens)
         assert len(cases) == len(marked) >= 80, 'selected %d of %d pure cases' % (len(cases), len(marked))
 
-        host = TargetHost('localhost', None)
-        before = bad_input_check.photograph(work)
-        playbook = os.path.join(work, '..', os.path.basename(work) + '.yml')
-        with open(playbook, 'w') as handle:
-            yaml.safe_dump(bad_input_check.playbook(cases, 'localhost'), handle, sort_keys=False)
-        try:
-            run = host.playbook(playbook)
-        finally:
-            os.unlink(playbook)
-        after = bad_input_check.photograph(work)
+        run, changes = bad_input_check.run_here(TargetHost('localhost', None), cases, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    log = os.environ.get('STS_DM_BAD_INPUT_LOG')
-    if log:
-        bad_input_check.write_log(log, cases, run.results)
-    problems, tracebacks = bad_input_check.judge(cases, run.results, run.rc)
-    changes = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    record_property('figures', json.dumps({
-        'cases': len(cases), 'refused_as_expected': len(cases) - len(problems), 'tracebacks': tracebacks,
-        'host_changes': len(changes), 'suite': 'pure bad input', 'host': 'localhost'}, sort_keys=True))
-    detail = ['%s: before %s, after %s' % (k, before.get(k), after.get(k)) for k in changes]
-    assert not problems and not changes, '\n'.join(problems + detail)
+    problems = bad_input_check.conclude(cases, run, changes, record_property, suite='pure bad input', host='localhost')
+    assert not problems and not changes, '\n'.join(problems + changes)
