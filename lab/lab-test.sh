@@ -93,7 +93,7 @@ slowest() {
 # The repeated trials of the dm suite (kills, dm_helpers.run_share) are shared out among the hosts
 # by weight: a host whose dmpd work is left to this machine (LAB_TEST_DMPD_LIVE_ONLY) has that much
 # less to do and takes LAB_TEST_COVERED_WEIGHT shares, every other host one (2 of 3 for Debian 12:
-# chosen from the per-test times of the 2026-12-06 runs, to end both hosts' suites together).
+# in the CI rehearsal of 2026-12-06 the two hosts' suites then ended 45 s apart).
 LAB_TEST_COVERED_WEIGHT=${LAB_TEST_COVERED_WEIGHT:-2}
 weight() { if [ "$1" = 1 ]; then echo "$LAB_TEST_COVERED_WEIGHT"; else echo 1; fi; }
 
