@@ -56,8 +56,8 @@ REPO = os.path.dirname(HERE)
 PLAYBOOK_DIR = os.path.join(HERE, 'stack_playbooks')
 PLAYBOOK = os.path.join(PLAYBOOK_DIR, 'thin_stack.yml')
 CALLBACKS = os.path.join(HERE, 'callback_plugins')
-# The run's label in bench/results/stack.json: it holds every stack kind (it measured the thin stacks first).
-LABEL = 'thin'
+# The run's label in bench/results/stack.json: one run holds every stack kind, measured on the lab guests.
+LABEL = 'lab'
 ROLE_PHASES = ('converge', 'rerun', 'check', 'teardown')
 FLOOR_PHASES = ('build', 'teardown')
 # The floor phase each role phase is compared with (a re-run has no floor: the script has no re-run).
