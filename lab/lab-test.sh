@@ -95,19 +95,24 @@ slowest() {
 # less to do and takes LAB_TEST_COVERED_WEIGHT shares, every other host one (2 of 3 for Debian 12:
 # in the CI rehearsal of 2026-12-06 the two hosts' suites then ended 45 s apart).
 LAB_TEST_COVERED_WEIGHT=${LAB_TEST_COVERED_WEIGHT:-2}
-weight() { if [ "$1" = 1 ]; then echo "$LAB_TEST_COVERED_WEIGHT"; else echo 1; fi; }
+# covered HOST: 1 when HOST's dmpd tools are the generation integration-local runs on this machine
+covered() {
+    local distro
+    for distro in $LAB_TEST_DMPD_LIVE_ONLY; do
+        case $1 in "$distro"-*) echo 1; return ;; esac
+    done
+    echo 0
+}
+weight() { if [ "$(covered "$1")" = 1 ]; then echo "$LAB_TEST_COVERED_WEIGHT"; else echo 1; fi; }
 
 # One pipeline per host, all hosts at once: the dmpd tests, then the dm suite. A host whose dmpd
 # tests are short (LAB_TEST_DMPD_LIVE_ONLY) starts its dm suite at once instead of waiting for the
 # other host's. Each test run writes its own log, whose last line says how long it took.
 host_tests() {
-    local host=$1 first=$2 tests status=0 only=() covered=0
+    local host=$1 first=$2 tests status=0 only=() covered
     # the dm tests marked one_host (their subject does not depend on the kernel) on the first host only
     [ "$first" = 1 ] || only=(-m "not one_host")
-    # a host whose dmpd tools are the generation integration-local runs on this machine
-    for distro in $LAB_TEST_DMPD_LIVE_ONLY; do
-        case $host in "$distro"-*) covered=1 ;; esac
-    done
+    covered=$(covered "$host")
     if [ "$LAB_TEST_DMPD" = 1 ] && compgen -G "tests/integration/dmpd/test_*.py" >/dev/null; then
         tests=tests/integration/dmpd
         [ "$covered" = 1 ] && tests=tests/integration/dmpd/test_dmpd_live_pool.py
@@ -129,7 +134,7 @@ host_tests() {
         echo "lab-test [$(elapsed)]: pytest tests/integration/dm on $host (log: $LAB_DIR/dm-$host.log)"
         # STS_DM_RUN_SHARE: this host's share of the repeated trials (dm_helpers.run_share);
         # STS_DM_DMPD_COVERED: test_bad_input leaves the dmpd modules' cases to integration-local
-        if STS_DM_HOSTS=$host STS_DM_RUN_SHARE="$(weight "$covered")/$run_weights" STS_DM_DMPD_COVERED=$covered \
+        if STS_DM_HOSTS=$host STS_DM_RUN_SHARE="$(weight "$host")/$run_weights" STS_DM_DMPD_COVERED=$covered \
                 "$VENV/bin/python" -m pytest -p no:cacheprovider \
                 -n 2 --dist loadfile "${only[@]}" "${DURATIONS[@]}" tests/integration/dm >"$LAB_DIR/dm-$host.log" 2>&1; then
             echo "lab-test [$(elapsed)]: dm tests on $host passed: $(tail -n 1 "$LAB_DIR/dm-$host.log")"
@@ -157,11 +162,7 @@ if [ "$LAB_TEST_DMPD" = 1 ] || [ "$LAB_TEST_DM" = 1 ]; then
     [ "${#hosts[@]}" -gt 0 ] || { echo "lab-test: the lab lists no hosts" >&2; failed+=("lab hosts"); }
     run_weights=0
     for host in "${hosts[@]}"; do
-        covered=0
-        for distro in $LAB_TEST_DMPD_LIVE_ONLY; do
-            case $host in "$distro"-*) covered=1 ;; esac
-        done
-        run_weights=$(( run_weights + $(weight "$covered") ))
+        run_weights=$(( run_weights + $(weight "$host") ))
     done
     for i in "${!hosts[@]}"; do
         host=${hosts[$i]}
