@@ -20,11 +20,11 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import Segment, Table, validate_name
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import (
     Delay, DmError, Dust, Error, Flakey, Linear, Zero, _int)
+from ansible_collections.sts.devicemapper.plugins.module_utils._json_file import save_json
 from ansible_collections.sts.devicemapper.plugins.module_utils._units import SizeError, to_sectors
 
 FAULT_TYPES = ('error', 'zero', 'flakey', 'delay', 'dust')
@@ -231,21 +231,8 @@ class FaultRecord(object):
         return data
 
     def save(self, data):
-        """Write the record whole: a temporary file beside it, synced, then renamed over it."""
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, 0o700)
-        handle, tmp = tempfile.mkstemp(prefix='.%s.' % self.name, suffix='.tmp', dir=self.directory)
-        try:
-            with os.fdopen(handle, 'w') as out:
-                json.dump(dict(data, name=self.name, version=RECORD_VERSION), out, indent=1, sort_keys=True)
-                out.write('\n')
-                out.flush()
-                os.fsync(out.fileno())
-            os.rename(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Write the record whole (``_json_file.save_json``)."""
+        save_json(self.path, dict(data, name=self.name, version=RECORD_VERSION))
 
     def remove(self):
         if os.path.exists(self.path):

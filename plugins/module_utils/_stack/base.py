@@ -29,6 +29,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dm.table import 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools import Dmpd
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._json_file import save_json
 
 # The known workload: 256 KiB per volume, written and read with direct I/O in 64 KiB blocks.
 WORKLOAD_BYTES = 262144
@@ -134,7 +135,7 @@ class HostTools(object):
 
     def remount(self, row):
         """Mount a filesystem again as ``row`` (a mount_rows row) says."""
-        self.change(['mount', '-t', row['fstype'], '-o', row['options'], row['source'], row['target']])
+        self.change(remount_argv(row))
 
     def filesystems(self, devices):
         """{device: what blkid finds on it (TYPE, or the partition table's PTTYPE)}; empty devices are left out."""
@@ -151,6 +152,11 @@ class HostTools(object):
 
     def umount(self, target):
         self.change(['umount', target])
+
+
+def remount_argv(row):
+    """The argv that mounts a filesystem again as ``row`` (a ``HostTools.mount_rows`` row) says."""
+    return ['mount', '-t', row['fstype'], '-o', row['options'], row['source'], row['target']]
 
 
 def parse_blkid_export(text):
@@ -185,15 +191,7 @@ class StateRecord(object):
         return data
 
     def save(self, data):
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, 0o700)
-        tmp = self.path + '.tmp'
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(json.dumps(data, indent=4, sort_keys=True) + '\n')
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self.path)
+        save_json(self.path, data, indent=4)
 
 
 def require_block_devices(paths, stat_of=os.stat):

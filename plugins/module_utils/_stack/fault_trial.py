@@ -25,7 +25,7 @@ import time
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import FaultRunner
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.targets import DmError
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
-    IO_BLOCK, WORKLOAD_BYTES, HostTools, StateRecord, sha256_direct)
+    IO_BLOCK, WORKLOAD_BYTES, HostTools, StateRecord, remount_argv, sha256_direct)
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack.names import (
     CARVED_LAYERS, device_names, layer_device, validate_stack_name)
 
@@ -173,9 +173,9 @@ def layer_report(host, view, mounts, fs_errors=None):
         out[name] = row
     filesystems = {}
     for mount in mounts:
-        source, target, options = mount[:3]
+        source = mount['source']
         if source in [MAPPER + t for t in view.top]:
-            filesystems[target] = ('ro' if 'ro' in options.split(',') else 'rw') + _fs_errors_words(
+            filesystems[mount['target']] = ('ro' if 'ro' in mount['options'].split(',') else 'rw') + _fs_errors_words(
                 fs_errors(source) if fs_errors is not None else None)
     return out, filesystems
 
@@ -367,14 +367,14 @@ class FaultTrialRunner(FaultRunner):
                        data_words=data_words(None), table_after=injected.get('table'))
             return out
         try:
-            mounts = self.mounts(tools)
+            mounts = tools.mount_rows()
             ops = self.workload(view, mounts, item['duration'])
             host.refresh()
-            during, fs_during = layer_report(host, view, self.mounts(tools), self.fs_errors)
+            during, fs_during = layer_report(host, view, tools.mount_rows(), self.fs_errors)
         finally:
             healed = self.step(host, base, name, stack, state='healed')
         host.refresh()
-        mounts = self.mounts(tools)
+        mounts = tools.mount_rows()
         after, fs_after = layer_report(host, view, mounts, self.fs_errors)
         io = io_summary(ops)
         data = self.verify(view, mounts)
@@ -382,7 +382,7 @@ class FaultTrialRunner(FaultRunner):
         if self.params.get('recover', True) and any(d.get('unreadable') for d in data):
             recovery = self.recover_filesystems(view, mounts, data)
             if recovery:
-                data = self.verify(view, self.mounts(tools))
+                data = self.verify(view, tools.mount_rows())
         out.update(io=io, io_words=io_words(io), during=during, after=after,
                    did=did(before, during, after, fs_during, fs_after) + [recovery_words(r) for r in recovery],
                    healed=healed.get('table') == injected.get('healthy_table'), table_after=healed.get('table'),
@@ -398,11 +398,6 @@ class FaultTrialRunner(FaultRunner):
             return None
         return count(source)
 
-    @staticmethod
-    def mounts(tools):
-        """[(source, target, options, fstype)] of every mount."""
-        return [(m['source'], m['target'], m['options'], m['fstype']) for m in tools.mount_rows()]
-
     def recover_filesystems(self, view, mounts, data):
         """After the heal: every ext2/3/4 filesystem on a top device whose known data cannot be read (since
         kernel 6.6 an ext4 that met write errors shuts itself down: reads fail with EIO until it is mounted
@@ -411,7 +406,8 @@ class FaultTrialRunner(FaultRunner):
         recovered}], one per filesystem tried; each step {argv, rc, output}."""
         unreadable = [d['path'] for d in data if d.get('unreadable')]
         out = []
-        for source, target, options, fstype in (m[:4] for m in mounts):
+        for mount in mounts:
+            source, target, fstype = mount['source'], mount['target'], mount['fstype']
             if source not in [MAPPER + t for t in view.top]:
                 continue
             if not any(path.startswith(target.rstrip('/') + '/') for path in unreadable):
@@ -424,7 +420,7 @@ class FaultTrialRunner(FaultRunner):
             if not self._recovery_step(row, ['umount', target], (0,)):
                 continue
             checked = self._recovery_step(row, ['e2fsck', '-f', '-p', source], FSCK_FIXED)
-            mounted = self._recovery_step(row, ['mount', '-t', fstype, '-o', options, source, target], (0,))
+            mounted = self._recovery_step(row, remount_argv(mount), (0,))
             row['recovered'] = checked and mounted
         return out
 
@@ -435,7 +431,7 @@ class FaultTrialRunner(FaultRunner):
 
     def places(self, view, mounts):
         """(volume, path to read, path to write or None, known bytes): a device, or files in its mounted filesystem."""
-        mounted = dict((m[0], m[1]) for m in mounts)
+        mounted = dict((m['source'], m['target']) for m in mounts)
         out = []
         for volume in view.top:
             device = MAPPER + volume
@@ -472,7 +468,7 @@ class FaultTrialRunner(FaultRunner):
         return ops
 
     def verify(self, view, mounts):
-        mounted = dict((m[0], m[1]) for m in mounts)
+        mounted = dict((m['source'], m['target']) for m in mounts)
         rows = []
         for volume, device, nbytes, expected in view.known:
             path = device

@@ -33,7 +33,6 @@ __metaclass__ = type
 import json
 import os
 import stat
-import tempfile
 import time
 
 from ansible_collections.sts.devicemapper.plugins.module_utils._dm.module import DmRunner
@@ -45,6 +44,7 @@ from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd.tools impor
 from ansible_collections.sts.devicemapper.plugins.module_utils._stack.base import (
     WORKLOAD_BYTES, HostTools, StackRunner, StateRecord, sha256_direct)
 from ansible_collections.sts.devicemapper.plugins.module_utils._dmpd import metadata as md
+from ansible_collections.sts.devicemapper.plugins.module_utils._json_file import save_json
 
 MAPPER = '/dev/mapper/'
 RECORD_DIR = '/var/lib/sts-devicemapper/repairs'
@@ -91,20 +91,7 @@ class RepairRecord(object):
         return data
 
     def save(self, data):
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, 0o700)
-        handle, tmp = tempfile.mkstemp(prefix='.%s.' % self.pool, suffix='.tmp', dir=self.directory)
-        try:
-            with os.fdopen(handle, 'w') as out:
-                json.dump(dict(data, pool=self.pool), out, indent=1, sort_keys=True)
-                out.write('\n')
-                out.flush()
-                os.fsync(out.fileno())
-            os.rename(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        save_json(self.path, dict(data, pool=self.pool))
 
     def remove(self):
         if os.path.exists(self.path):

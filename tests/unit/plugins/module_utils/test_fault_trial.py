@@ -151,7 +151,8 @@ class _Host(object):
 
 
 def test_a_filesystem_with_ext4_errors_says_so_though_the_mount_table_says_rw():
-    mounts = [('/dev/mapper/v1', '/mnt/v1', 'rw,relatime'), ('/dev/mapper/other', '/mnt/o', 'rw')]
+    mounts = [{'source': '/dev/mapper/v1', 'target': '/mnt/v1', 'options': 'rw,relatime', 'fstype': 'ext4'},
+              {'source': '/dev/mapper/other', 'target': '/mnt/o', 'options': 'rw', 'fstype': 'xfs'}]
     _layers, fs = layer_report(_Host(), _View(), mounts, lambda source: 2 if source == '/dev/mapper/v1' else None)
     assert fs == {'/mnt/v1': 'rw (ext4 recorded 2 errors: it writes no more)'}
     assert layer_report(_Host(), _View(), mounts, lambda source: 0)[1] == {'/mnt/v1': 'rw'}
