@@ -131,3 +131,27 @@ options:
     type: int
     default: 300
 '''
+
+    STACK = r'''
+options:
+  stats:
+    description:
+      - With O(state=present), keep I/O statistics of each device the stack hands to its users (the thin volumes and
+        snapshots of M(sts.devicemapper.dm_thin_stack), the cache device of M(sts.devicemapper.dm_cache_stack), the
+        era device of M(sts.devicemapper.dm_era_stack)) through device-mapper statistics, one region over the whole
+        device, of program id C(sts-devicemapper-stack), made with the kernel's C(@stats_create) message (as
+        M(sts.devicemapper.dm_stats) makes its regions) right after the device is there and before C(mkfs) and
+        O(workload) write it, so their writes are counted. A thin snapshot made on the first build gets its region
+        when it is made, after the workload.
+      - A device that has a region of that program id keeps it, so a run again changes nothing; regions of other
+        program ids are left alone. Each region made is listed in RV(actions). Only messages are sent; nothing is
+        suspended.
+      - The counters are returned in RV(report.io), read at the end of the run. The kernel keeps them while the
+        device exists. V(false) sends no statistics message.
+    type: bool
+    default: false
+  udev_timeout:
+    description: Seconds to wait for udev to make a new device's node.
+    type: int
+    default: 10
+'''

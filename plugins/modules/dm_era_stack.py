@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dm
   - sts.devicemapper.dm.LOCK
+  - sts.devicemapper.dm.STACK
 attributes:
   check_mode:
     support: full
@@ -119,19 +120,6 @@ options:
     description: Size of the known data, a multiple of 64KiB.
     type: raw
     default: 4MiB
-  stats:
-    description:
-      - With O(state=present), keep I/O statistics of the era device (O(name)) through device-mapper statistics, one
-        region over the whole device, of program id C(sts-devicemapper-stack), made with the kernel's
-        C(@stats_create) message (as M(sts.devicemapper.dm_stats) makes its regions) right after the device is there
-        and before O(workload) write it, so their writes are counted.
-      - A device that has a region of that program id keeps it, so a run again changes nothing; regions of other
-        program ids are left alone. Each region made is listed in RV(actions). Only messages are sent; nothing is
-        suspended.
-      - The counters are returned in RV(report.io), read at the end of the run. The kernel keeps them while the
-        device exists. V(false) sends no statistics message.
-    type: bool
-    default: false
   verify:
     description:
       - V(present) checks the live metadata with C(era_check) (through the view, while the snapshot is held) and
@@ -139,10 +127,6 @@ options:
       - What fails is listed in RV(problems).
     type: bool
     default: true
-  udev_timeout:
-    description: Seconds to wait for udev to make a new device's node.
-    type: int
-    default: 10
 seealso:
   - module: sts.devicemapper.dm_thin_stack
   - module: sts.devicemapper.dmpd_check

@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - sts.devicemapper.dm
   - sts.devicemapper.dm.LOCK
+  - sts.devicemapper.dm.STACK
 attributes:
   check_mode:
     support: full
@@ -161,30 +162,12 @@ options:
         recorded checksum is not written again.
     type: bool
     default: false
-  stats:
-    description:
-      - With O(state=present), keep I/O statistics of every volume and snapshot through device-mapper statistics, one
-        region over the whole device, of program id C(sts-devicemapper-stack), made with the kernel's
-        C(@stats_create) message (as M(sts.devicemapper.dm_stats) makes its regions) right after the device is there
-        and before C(mkfs) and O(workload) write it, so their writes are counted (a snapshot made on the first
-        build gets its region when it is made, after the workload).
-      - A device that has a region of that program id keeps it, so a run again changes nothing; regions of other
-        program ids are left alone. Each region made is listed in RV(actions). Only messages are sent; nothing is
-        suspended.
-      - The counters are returned in RV(report.io), read at the end of the run. The kernel keeps them while the
-        device exists. V(false) sends no statistics message.
-    type: bool
-    default: false
   verify:
     description:
       - Run C(thin_check) on the live pool through a metadata snapshot held for the check alone (released right
         after, only if this run reserved it) and read the status; RV(problems) lists what is wrong.
     type: bool
     default: true
-  udev_timeout:
-    description: Seconds to wait for udev to make a new device's node.
-    type: int
-    default: 10
 seealso:
   - module: sts.devicemapper.dm_target
   - module: sts.devicemapper.dmpd_check
