@@ -333,8 +333,6 @@ TARGET_SPEC = dict(
 class TargetModule(DeviceRunner):
     def table_of(self, item):
         if item.get('segments') is not None:
-            if item.get('type') is not None:
-                raise DmError('give either type (one segment) or segments, not both')
             return Table.from_params(item['segments'])
         if item.get('type') is None:
             if item.get('options') is not None or item.get('length') is not None:
@@ -352,7 +350,11 @@ def main():
     spec = device_argument_spec(TARGET_SPEC)
     spec['create_thin']['default'] = True
     spec['delete_thin']['default'] = False
-    TargetModule.execute(spec, **DEVICE_MODULE_KWARGS)
+    # one segment by type, or several by segments: the argument spec refuses both, at the top and in devices
+    spec['devices']['mutually_exclusive'] = [('type', 'segments')]
+    kwargs = dict(DEVICE_MODULE_KWARGS)
+    kwargs['mutually_exclusive'] = kwargs['mutually_exclusive'] + [('type', 'segments')]
+    TargetModule.execute(spec, **kwargs)
 
 
 if __name__ == '__main__':

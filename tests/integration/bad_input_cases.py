@@ -100,6 +100,9 @@ CASES = [
     # ---- typed targets (dm_target): sizes, block sizes, dev_ids, options, paths, conflicts
     case('dm_target', 'length-zero', {'name': '@P@t', 'type': 'linear', 'length': 0, 'options': LINEAR_D0},
          ['length 0', 'expected > 0'], pure=True),
+    case('dm_target', 'type-and-segments-in-devices',
+         {'devices': [{'name': '@P@t', 'type': 'zero', 'length': 8, 'segments': [{'type': 'zero', 'length': 8}]}]},
+         ['mutually exclusive', 'type|segments', 'devices'], pure=True),
     case('dm_target', 'length-negative', {'name': '@P@t', 'type': 'zero', 'length': -8}, ['-8', 'negative'], pure=True),
     case('dm_target', 'length-fraction-of-sector', {'name': '@P@t', 'type': 'zero', 'length': '1.5s'},
          ["'1.5s'", 'fraction'], pure=True),
@@ -138,7 +141,7 @@ CASES = [
                                           'options': {'device': '@D0@', 'key': '-'}}, ['cipher'], pure=True),
     case('dm_target', 'type-and-segments', {'name': '@P@t', 'type': 'zero', 'length': 8,
                                             'segments': [{'type': 'zero', 'length': 8}]},
-         ['type', 'segments'], pure=True),
+         ['mutually exclusive', 'type|segments'], pure=True),
     case('dm_target', 'segments-empty', {'name': '@P@t', 'segments': []}, ['expected at least one segment'], pure=True),
     case('dm_target', 'snapshot-of-on-linear', {'name': '@P@t', 'type': 'linear', 'length': 8,
                                                 'options': LINEAR_D0, 'snapshot_of': '@P@keep'},
