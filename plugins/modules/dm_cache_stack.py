@@ -249,7 +249,7 @@ actions:
   elements: str
   sample: ["write the stack record /var/lib/sts-devicemapper/lab_cache/state.json", "create device lab_cache"]
 devices:
-  description: The per-device results of the M(sts.devicemapper.dm_target) batches the run applied.
+  description: The per-device results of M(sts.devicemapper.dm_target) batches the run applied.
   returned: always
   type: list
   elements: dict

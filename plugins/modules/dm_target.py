@@ -268,7 +268,7 @@ after:
            "suspended": false, "readonly": false, "open_count": 0, "holders": [], "target_types": ["thin"]}
 differences:
   description: How the live table differed from the wanted one (empty when it did not).
-  returned: when O(name) is given
+  returned: when O(name) is given, and in the failure of a table that differs without O(reload)
   type: list
   elements: str
   sample: ["segment 0 thin-pool args: wanted '254:0 254:1 128 0 0', live '254:0 254:1 128 1024 0'"]
