@@ -28,7 +28,7 @@ import tempfile
 import pytest
 
 from _harness import _ansible_bin
-from dm_helpers import MIB, PREFIX, SLOT, SLOTS, SLOTS_NEEDED, Area, DmHost
+from dm_helpers import MIB, PREFIX, SLOT, SLOTS, SLOTS_NEEDED, Area, DmGuest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_HELPER = os.path.join(HERE, 'files', 'guest.py')
@@ -84,7 +84,7 @@ class _Session(object):
 @pytest.fixture(scope='session')
 def dm():
     """The host with kernel device-mapper, its data disks and the guest helper; skips without them."""
-    host = DmHost.from_env('localhost')
+    host = DmGuest.from_env('localhost')
     disks = list(_hostvars(host).get('lab_data_disks') or [])
     worker = os.environ.get('PYTEST_XDIST_WORKER', 'main')
     host.helper = '/var/tmp/sts-dm-it-guest-%s.py' % worker

@@ -52,11 +52,11 @@ SLOTS = {
 SLOTS_NEEDED = max(first + count for first, count in SLOTS.values())
 
 
-class DmHost(TargetHost):
+class DmGuest(TargetHost):
     """The shared harness plus what the dm tests need: the data disks and the guest helper."""
 
     def __init__(self, pattern, inventory):
-        super(DmHost, self).__init__(pattern, inventory)
+        super(DmGuest, self).__init__(pattern, inventory)
         self.disks = []
         self.helper = None
         self.kernel = None

@@ -8,12 +8,19 @@ V09 = ToolVersion('0.9.0')
 V1 = ToolVersion('1.1.0')
 
 
-def test_every_tool_of_the_seed_is_in_the_table():
+def test_the_table_holds_every_tool_of_the_seed_and_no_other():
+    seed = set()
     for family, verbs in (('thin', 'check dump restore repair metadata_size trim ls delta'),
                           ('cache', 'check dump restore repair metadata_size'),
                           ('era', 'check dump restore repair invalidate')):
-        for verb in verbs.split():
-            assert tool_for(family, verb).name == '%s_%s' % (family, verb)
+        seed.update('%s_%s' % (family, verb) for verb in verbs.split())
+    assert set(TOOLS) == seed
+
+
+def test_a_tool_a_family_lacks_is_refused_naming_what_it_has():
+    with pytest.raises(DmpdError, match=r'no trim tool for era metadata; era metadata has: era_check, era_dump, '
+                                        r'era_invalidate, era_repair, era_restore'):
+        tool_for('era', 'trim')
 
 
 @pytest.mark.parametrize('version', ['0.9.0', '1.1.0'])
