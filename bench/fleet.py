@@ -26,6 +26,7 @@ SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 TEARDOWN = os.path.join(REPO, 'playbooks', 'teardown.yml')
 PHASES = ('converge', 'teardown')
 BOTH = 'both'
+CONTROLLER = 'localhost'
 TOP = 10
 
 
@@ -117,18 +118,30 @@ def figures(run):
     return fig
 
 
-def costliest(run, top=TOP):
-    """The ``top`` tasks of the two-host converge by their median (over rounds) of the slower host:
-    [(task, {host: summary})]."""
+def columns(run):
+    """The hosts of the task table: the two guests, then the controller when a task ran there
+    (``localhost``: the fleet report's tasks)."""
     rows = _measure.timed_rounds(run['rounds'])
-    hosts = _distro_hosts(run)
+    hosts = list(_distro_hosts(run))
+    if any(CONTROLLER in per for r in rows for per in r[BOTH]['converge']['tasks'].values()):
+        hosts.append(CONTROLLER)
+    return hosts
+
+
+def costliest(run, top=TOP):
+    """The ``top`` tasks of the two-host converge by their median (over rounds) of the slowest host
+    (the controller counted as one): [(task, {host: summary})]."""
+    rows = _measure.timed_rounds(run['rounds'])
+    hosts = columns(run)
     names = set()
     for r in rows:
         names.update(r[BOTH]['converge']['tasks'])
     out = []
     for name in names:
+        # a host the task never ran on (the report's tasks on the guests, the stacks on the controller) has no figure
+        ran = [h for h in hosts if any(h in r[BOTH]['converge']['tasks'].get(name, {}) for r in rows)]
         per = dict((h, _measure.summary(r[BOTH]['converge']['tasks'].get(name, {}).get(h, 0.0) for r in rows))
-                   for h in hosts)
+                   for h in ran)
         slowest = _measure.summary(max(r[BOTH]['converge']['tasks'].get(name, {}).values() or [0.0]) for r in rows)
         out.append((slowest['median'], name, per))
     out.sort(key=lambda x: (-x[0], x[1]))
@@ -199,11 +212,14 @@ def render(results, figdir, figrel):
             _fmt(fig['wall'][(key, 'converge')]), '/'.join(map(str, fig['module_runs'][(key, 'converge')])),
             _fmt(fig['wall'][(key, 'teardown')]), '/'.join(map(str, fig['module_runs'][(key, 'teardown')])),
             '%.2fx [%.2f-%.2f]' % (ratio['median'], ratio['min'], ratio['max']) if ratio else '-'))
+    cols = columns(run)
     md += ['', 'The %d costliest tasks of site.yml on both hosts at once (per host: that task\'s time, seconds, '
-           'median [min-max] over the timed rounds; ordered by the slower host):' % TOP, '',
-           '| task | %s |' % ' | '.join(run['hosts'][h]['distro'] for h in hosts), '|---|' + '---:|' * len(hosts)]
+           'median [min-max] over the timed rounds; *controller*: the tasks that run on the controller, the '
+           'fleet report; ordered by the slowest host):' % TOP, '',
+           '| task | %s |' % ' | '.join('controller' if h == CONTROLLER else run['hosts'][h]['distro'] for h in cols),
+           '|---|' + '---:|' * len(cols)]
     for name, per in costliest(run):
-        md.append('| %s | %s |' % (name.replace('|', '\\|'), ' | '.join(_fmt(per[h], 2) for h in hosts)))
+        md.append('| %s | %s |' % (name.replace('|', '\\|'), ' | '.join(_fmt(per[h], 2) if h in per else '-' for h in cols)))
     name = _plot(run, figdir)
     md += ['', '![site.yml and teardown.yml on one host and on two](%s/%s)' % (figrel, name), '']
     return md

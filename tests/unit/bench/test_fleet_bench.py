@@ -71,3 +71,19 @@ def test_render_shows_both_ratios_and_the_task_table(tmp_path, monkeypatch):
     assert "build \\| pool | 5.00 [5.00-5.00] | 6.00 [6.00-6.00] |" in md
     assert "](performance/fleet-time.png)" in md
     assert fleet.evaluate(_run(rounds)) == []
+
+
+def test_tasks_of_the_controller_get_their_own_column(tmp_path, monkeypatch):
+    tasks = {"stack": {"d12": 5.0, "d13": 6.0}, "Write the report": {"localhost": 1.5}, "cheap": {"d12": 0.1}}
+    rounds = [_round(i, 10.0, 12.0, 18.0, tasks=tasks) for i in range(5)]
+    assert fleet.columns(_run(rounds)) == ["d12", "d13", "localhost"]
+    top = fleet.costliest(_run(rounds), top=2)
+    assert [name for name, _per in top] == ["stack", "Write the report"]
+    assert top[1][1]["localhost"]["median"] == 1.5 and "d12" not in top[1][1]
+    monkeypatch.setattr(fleet, "_plot", lambda run, figdir: "fleet-time.png")
+    md = "\n".join(fleet.render(dict(runs={"fleet": _run(rounds)}), str(tmp_path), "performance"))
+    assert "| task | debian12 | debian13 | controller |" in md
+    assert "| Write the report | - | - | 1.50 [1.50-1.50] |" in md
+    assert "| stack | 5.00 [5.00-5.00] | 6.00 [6.00-6.00] | - |" in md
+    no_controller = {"stack": {"d12": 5.0, "d13": 6.0}}
+    assert fleet.columns(_run([_round(i, 1, 1, 2, tasks=no_controller) for i in range(5)])) == ["d12", "d13"]
