@@ -19,7 +19,9 @@ BENCH_LAB_PYCACHE ?= 0
 
 .PHONY: bench bench-deps bench-lab bench-render
 
-bench: bench-deps bench-lab ## benchmarks: run bench/ suites (BENCH_SUITES=, BENCH_ARGS=), render docs/performance.md with plots
+# install: the stack and fleet suites run ansible-playbook with the collection built from this tree into
+# build/collections (ansible.cfg); without it a fresh clone has none, and an older build would be measured
+bench: bench-deps install bench-lab ## benchmarks: run bench/ suites (BENCH_SUITES=, BENCH_ARGS=), render docs/performance.md with plots
 	$(call banner,$(strip bench: python -m bench.run $(BENCH_SELECT) $(BENCH_ARGS)))
 	$(VENV)/bin/python -m bench.run $(BENCH_SELECT) $(BENCH_ARGS)
 	$(call banner,bench: python -m bench.render)
