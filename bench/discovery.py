@@ -163,8 +163,8 @@ def run(opts):
         kept = [dict(s, kept_from=previous[host].get('facts', {}).get('date'))
                 for s in previous.get(host, {}).get('steps', []) if s['n'] not in steps]
         result['steps'] = sorted(result['steps'] + kept, key=lambda s: s['n'])
-    return LABEL, dict(facts=_measure.facts(sys.executable), ansible_core=ansible.__version__,
-                       hosts=measured, finished=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
+    return [(LABEL, dict(facts=_measure.facts(sys.executable), ansible_core=ansible.__version__,
+                         hosts=measured, finished=time.strftime('%Y-%m-%dT%H:%M:%S%z')))]
 
 
 # --- figures ---------------------------------------------------------------------------------------

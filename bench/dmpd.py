@@ -35,7 +35,10 @@ EXTRA_WORK = dict(
 SCENARIO = ('Each run writes to a path that does not exist yet (removed, untimed, before every run): the '
             'bare tool\'s output is created at the size `thin_metadata_size` gives (thin_restore needs an '
             'existing output), the module creates its own. The modules run without diff and check mode.')
-# The lab hosts this suite will also measure (tools 1.x live on Debian 13 only).
+# The lab hosts `make bench` measures besides this machine (--dmpd-lab-hosts): tools 1.x live on
+# Debian 13 only; Debian 12 carries the same 0.9.0 as this machine. Until a run is recorded for
+# one, the page lists it as not measured yet.
+DEFAULT_LAB_HOSTS = 'debian13'
 PENDING_TARGETS = (('debian13', 'Debian 13 guest, thin-provisioning-tools 1.x (Rust)'),)
 
 
@@ -46,7 +49,14 @@ def add_arguments(parser):
     group.add_argument('--ops', default=','.join(OPS), help='comma-separated: check, dump, restore')
     group.add_argument('--python', default='/usr/bin/python3',
                        help='the interpreter that runs the modules on the measured host')
-    group.add_argument('--host', help='SSH destination to measure instead of this machine (e.g. a lab guest)')
+    group.add_argument('--dmpd-lab-hosts', default=DEFAULT_LAB_HOSTS,
+                       help='lab inventory group or host pattern measured too, each over SSH after this machine, '
+                            'labelled by its distro (default: %s, the guest with tools 1.x; \'\': this machine '
+                            'only, no lab); not with --host' % DEFAULT_LAB_HOSTS)
+    group.add_argument('--dmpd-inventory', default=os.path.join(REPO, '.lab', 'inventory.yml'),
+                       help='the lab inventory --dmpd-lab-hosts is read from (hosts, SSH options)')
+    group.add_argument('--host', help='SSH destination to measure instead of this machine and the lab (e.g. any '
+                                      'host with the tools)')
     group.add_argument('--ssh', default='ssh -o BatchMode=yes',
                        help='SSH command (with options such as -p PORT -i KEY) for --host')
     group.add_argument('--label', help='name of this run in the results (default: local, or the host)')
@@ -93,35 +103,71 @@ def _agent_args(opts, root, cache):
     return args
 
 
+def needs_lab(opts):
+    """Whether this run measures lab guests (``make bench`` brings the lab up for it)."""
+    return not opts.host and bool(opts.dmpd_lab_hosts)
+
+
+def lab_targets(hosts):
+    """[(label, host, ssh argv)] from ``stack.lab_hosts``: a host is labelled by its distro, or by its
+    own name when the pattern matched more than one host of that distro."""
+    distros = [h['distro'] for h in hosts.values()]
+    return [(h['distro'] if distros.count(h['distro']) == 1 else name, name, h['ssh'])
+            for name, h in sorted(hosts.items())]
+
+
 def run(opts):
-    """Run the agent; returns (label, run) for bench/results/dmpd.json."""
-    import json
+    """Run the agent on every target, yielding (label, run) for bench/results/dmpd.json as each ends
+    (run.py records it before the next starts): --host alone, or this machine and then each host of
+    --dmpd-lab-hosts. The lab's hosts are looked up first, so a missing lab fails before any work."""
     if opts.host:
-        label = opts.label or opts.host
-        local = tempfile.mkdtemp(prefix='sts-dm-bench-stage-')
-        try:
-            stage(local)
-            ssh = shlex.split(opts.ssh) + [opts.host]
-            root = opts.remote_cache + '/stage'
-            unpack = 'rm -rf %s && mkdir -p %s && tar -C %s -xf -' % ((shlex.quote(root),) * 3)
-            tar = subprocess.Popen(['tar', '-C', local, '-cf', '-', '.'], stdout=subprocess.PIPE)
-            subprocess.run(ssh + [unpack], stdin=tar.stdout, check=True)
-            tar.stdout.close()
-            if tar.wait() != 0:
-                raise SystemExit('dmpd: tar of the stage directory failed')
-        finally:
-            shutil.rmtree(local, ignore_errors=True)
-        argv = [opts.python, root + '/agent/dmpd_agent.py'] + _agent_args(opts, root, opts.remote_cache)
-        out = subprocess.run(ssh + [' '.join(shlex.quote(a) for a in argv)], stdout=subprocess.PIPE,
-                             check=True).stdout
-    else:
-        label = opts.label or 'local'
-        root = os.path.join(opts.cache, 'stage')
-        stage(root)
-        argv = [opts.python, os.path.join(root, 'agent', 'dmpd_agent.py')] + _agent_args(opts, root, opts.cache)
-        out = subprocess.run(argv, stdout=subprocess.PIPE, check=True).stdout
+        yield _run_remote(opts, opts.label or opts.host, opts.host, shlex.split(opts.ssh) + [opts.host])
+        return
+    targets = []
+    if needs_lab(opts):
+        from bench.stack import lab_hosts
+        if not os.path.exists(opts.dmpd_inventory):
+            raise SystemExit("dmpd: --dmpd-lab-hosts %s needs the lab, and its inventory %s does not exist: "
+                             "make lab-up first, or pass --dmpd-lab-hosts '' to measure this machine only"
+                             % (opts.dmpd_lab_hosts, opts.dmpd_inventory))
+        targets = lab_targets(lab_hosts(opts.dmpd_inventory, opts.dmpd_lab_hosts))
+    yield _run_local(opts, opts.label or 'local')
+    for label, host, ssh in targets:
+        print('bench: dmpd: measuring %s (%s)' % (host, label), flush=True)
+        yield _run_remote(opts, label, host, ssh)
+
+
+def _run_local(opts, label):
+    root = os.path.join(opts.cache, 'stage')
+    stage(root)
+    argv = [opts.python, os.path.join(root, 'agent', 'dmpd_agent.py')] + _agent_args(opts, root, opts.cache)
+    out = subprocess.run(argv, stdout=subprocess.PIPE, check=True).stdout
+    return _result(out, label, None, argv)
+
+
+def _run_remote(opts, label, host, ssh):
+    """Stage the agent and bundle on host over ssh (argv ending with the destination), run it there."""
+    local = tempfile.mkdtemp(prefix='sts-dm-bench-stage-')
+    try:
+        stage(local)
+        root = opts.remote_cache + '/stage'
+        unpack = 'rm -rf %s && mkdir -p %s && tar -C %s -xf -' % ((shlex.quote(root),) * 3)
+        tar = subprocess.Popen(['tar', '-C', local, '-cf', '-', '.'], stdout=subprocess.PIPE)
+        subprocess.run(ssh + [unpack], stdin=tar.stdout, check=True)
+        tar.stdout.close()
+        if tar.wait() != 0:
+            raise SystemExit('dmpd: tar of the stage directory failed')
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    argv = [opts.python, root + '/agent/dmpd_agent.py'] + _agent_args(opts, root, opts.remote_cache)
+    out = subprocess.run(ssh + [' '.join(shlex.quote(a) for a in argv)], stdout=subprocess.PIPE, check=True).stdout
+    return _result(out, label, host, argv)
+
+
+def _result(out, label, host, argv):
+    import json
     result = json.loads(out)
-    result['target'] = dict(label=label, host=opts.host or None, agent_argv=argv)
+    result['target'] = dict(label=label, host=host, agent_argv=argv)
     return label, result
 
 
@@ -391,9 +437,8 @@ def render(results, figdir, figrel):
     for target, what in PENDING_TARGETS:
         if target not in results['runs']:
             md += ['### %s: not measured yet' % target, '',
-                   '%s needs the lab. The same agent runs there with '
-                   '`python -m bench.run --suite dmpd --host HOST --ssh "ssh -p PORT -i KEY" --label %s`.'
-                   % (what, target), '']
+                   '%s needs the lab: `make bench BENCH_SUITES=dmpd` measures it after this machine '
+                   '(`--dmpd-lab-hosts %s`).' % (what, target), '']
     return md
 
 

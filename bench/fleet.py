@@ -91,12 +91,12 @@ def run(opts):
         rounds.append(row)
     for h, after in host_facts(hosts).items():
         guests[h]['loadavg_after'] = after.get('loadavg')
-    return LABEL, dict(rounds=rounds, hosts=dict((h, dict(distro=hosts[h]['distro'])) for h in hosts),
-                       guests=guests, facts=_measure.facts(sys.executable), ansible_core=ansible.__version__,
-                       rounds_timed=opts.rounds, warmup=opts.fleet_warmup,
-                       order='site.yml then teardown.yml: %s' % ', then '.join(k for k, _l in targets(hosts)),
-                       inventory=os.path.relpath(opts.fleet_inventory, REPO),
-                       finished=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
+    return [(LABEL, dict(rounds=rounds, hosts=dict((h, dict(distro=hosts[h]['distro'])) for h in hosts),
+                         guests=guests, facts=_measure.facts(sys.executable), ansible_core=ansible.__version__,
+                         rounds_timed=opts.rounds, warmup=opts.fleet_warmup,
+                         order='site.yml then teardown.yml: %s' % ', then '.join(k for k, _l in targets(hosts)),
+                         inventory=os.path.relpath(opts.fleet_inventory, REPO),
+                         finished=time.strftime('%Y-%m-%dT%H:%M:%S%z')))]
 
 
 # --- figures --------------------------------------------------------------------------------------

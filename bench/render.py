@@ -37,6 +37,7 @@ How fast the collection is against the commands it wraps, measured by `make benc
     make bench                              # every written suite; pending ones are listed
     make bench BENCH_SUITES=dmpd            # one suite
     make bench BENCH_ARGS='--rounds 7 --mappings 1000000'
+    make bench BENCH_SUITES=dmpd BENCH_ARGS="--dmpd-lab-hosts ''"   # this machine only, no lab
     .venv/bin/python -m bench.run --list    # which suites exist, which are written
     .venv/bin/python -m bench.render        # only re-render this page from the results
 
@@ -49,6 +50,8 @@ takes minutes, so `--discovery-seed-max` bounds the N it is measured at, and
 of millions of mappings) are cached outside the repository in
 `${STS_DM_BENCH_CACHE:-/var/tmp/sts-dm-bench}`, keyed by size and generator version;
 the first run makes them (a few minutes at 10,000,000 mappings), later runs reuse them.
+The dmpd suite measures this machine, then the lab's Debian 13 guest (tools 1.x) over SSH,
+each recorded under its own label; the generated metadata is cached on the guest too.
 A suite is one module in `bench/` listed in `bench/suites.py`; suites that need the lab
 guests make `make bench` bring the lab up first once they are written.
 '''
@@ -83,7 +86,7 @@ def main(argv=None):
         else:
             status = '**not measured yet**' + (' (needs the lab)' if suite.needs_lab else '')
         md.append('| [%s](#%s) | %s | %s |' % (suite.title, _anchor(suite.title),
-                                               'the lab guests' if suite.needs_lab else 'this machine, or a guest with --host',
+                                               'the lab guests' if suite.needs_lab else 'this machine, then lab guests over SSH',
                                                status))
         sections += ['', '## %s' % suite.title, '', suite.measures, '']
         if results and results.get('runs'):

@@ -748,7 +748,7 @@ def run(opts):
                   order='A: role converge, re-run, --check re-run, teardown / B: floor build, teardown%s'
                   % (' / C (thin stacks): seed library build, teardown' if seed else ''),
                   inventory=os.path.relpath(opts.stack_inventory, REPO), hosts_pattern=opts.stack_hosts)
-    return LABEL, result
+    return [(LABEL, result)]
 
 
 # --- figures and goals ----------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 """The suites `make bench` knows, in page order.
 
 A suite with ``module`` set is written: ``bench/<module>.py`` has ``add_arguments(parser)``,
-``run(opts) -> (label, run)``, ``evaluate(run) -> goal rows`` and
+``run(opts)`` -> an iterable of (label, run), one per label it measured, each
+recorded as it comes, ``evaluate(run) -> goal rows`` and
 ``render(results, figdir, figrel) -> markdown``. A suite with ``module=None`` is pending:
 `make bench` says so and the page lists it as not measured yet. ``needs_lab`` suites run on
 the lab guests; selecting one that is written makes `make bench` bring the lab up first
-(see ``lab_needed`` in run.py and mk/bench.mk).
+(see ``lab_needed`` in run.py and mk/bench.mk). A module's own ``needs_lab(opts)``, when it has
+one, decides instead for the options given (dmpd: this machine, and lab guests unless told not).
 """
 
 import collections
@@ -34,7 +36,8 @@ SUITES = (
           'Thin metadata with 1,000,000 and 10,000,000 mappings; `dmpd_check`, `dmpd_dump` and '
           '`dmpd_restore` as whole module processes against the bare tools and a bare '
           '`python3 -c \'import ansible.module_utils.basic\'`, alternately. Runs on this machine '
-          '(the tools work on plain files); `--host` runs the same agent on a lab guest over SSH.',
+          '(the tools work on plain files), then on the Debian 13 guest over SSH (tools 1.x; `--dmpd-lab-hosts`); '
+          '`--host` runs the same agent on one other host instead.',
           ('module run <= (bare tool + bare import of basic) x 1.05 at both sizes',
            'module process peak RSS < 64 MiB whatever the metadata size')),
     Suite('fleet', 'Fleet', 'fleet', True,

@@ -37,10 +37,10 @@ $(BENCH_STAMP): $(BENCH_REQUIREMENTS) $(VENV_STAMP)
 	@touch $@
 
 # The lab hook: `bench.run --lab-needed` names the selected suites that run on the lab
-# guests and are written; with one of them `make lab-up` runs first. Until such a suite
-# exists this starts nothing.
+# guests with these BENCH_ARGS (dmpd does unless --dmpd-lab-hosts '' or --host); with one of
+# them `make lab-up` runs first.
 bench-lab: bench-deps
-	@lab=$$($(VENV)/bin/python -m bench.run --lab-needed $(BENCH_SELECT)); \
+	@lab=$$($(VENV)/bin/python -m bench.run --lab-needed $(BENCH_SELECT) $(BENCH_ARGS)); \
 	if [ -n "$$lab" ]; then \
 		echo "bench: $$lab need the lab: make lab-up LAB_PYCACHE=$(BENCH_LAB_PYCACHE)"; \
 		$(MAKE) --no-print-directory lab-up LAB_PYCACHE=$(BENCH_LAB_PYCACHE); \
