@@ -1,8 +1,10 @@
-"""bench suite `dmpd`: the goal rows of evaluate() on a made-up run (bench/ is found from the work
+"""bench suite `dmpd`: the goal rows of evaluate() on a made-up run, and which hosts a run measures (bench/ is found from the work
 tree's root)."""
 
 import os
 import sys
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
@@ -77,12 +79,9 @@ def test_guests_without_a_lab_inventory_fail_naming_it_before_any_work(monkeypat
     measured = []
     monkeypatch.setattr(dmpd, "_run_local", lambda opts, label: measured.append(label) or (label, {}))
     missing = str(tmp_path / "inventory.yml")
-    try:
+    with pytest.raises(SystemExit) as exc:
         list(dmpd.run(_opts(dmpd_inventory=missing)))
-    except SystemExit as exc:
-        message = str(exc)
-    else:
-        raise AssertionError("no SystemExit")
+    message = str(exc.value)
     assert measured == []
     assert missing in message and "make lab-up" in message and "--dmpd-lab-hosts ''" in message
 
