@@ -14,9 +14,11 @@ include mk/dev.mk
 help:
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-test: ## everything: sanity, lint, unit, integration on real tools (and the lab when present)
-test: $(TEST_STAGES)
-	@echo "make test: all stages passed ($(TEST_STAGES))"
+# The venv, the host packages and the installed collection first; then the lab stage (when
+# mk/lab.mk adds it) in the background beside the other stages, one after the other (hack/test.sh).
+TEST_FIRST := venv apt-dev install
+test: ## everything: sanity, lint, unit, integration on real tools (and the lab when present, beside the rest)
+	@hack/test.sh "$(TEST_FIRST)" "$(filter-out $(TEST_FIRST) lab-test,$(TEST_STAGES))" "$(filter lab-test,$(TEST_STAGES))"
 
 demo: ## the main job on the built-in lab fleet: lab up, site.yml (thin, cache, era stacks), fleet report, lab down (KEEP=1 keeps it)
 	@hack/demo.sh

@@ -12,6 +12,9 @@ Steps (offsets and lengths in 512-byte sectors):
         (with "seconds": T, the range is written again and again, a new pattern each pass,
         until T seconds have gone by: a writer that lasts, however fast the disk)
   {"op": "sha", "dev": D, "offset": N, "length": N}             sha256 of the range (length 0: to the end)
+  {"op": "md5", "dev": D, "offset": N, "length": N}             md5 of the range: a change detector for
+                                                                large ranges compared only with each other
+                                                                (~4x cheaper than sha256 on a TCG guest)
   {"op": "read", "dev": D, "offset": N, "length": N}            read the range once: ok (or the error) and
                                                                 the seconds it took (what a fault shows)
   {"op": "verity_hash", "dev": D, "offset": N, "blocks": B, "salt": HEX}
@@ -72,10 +75,10 @@ def _write(dev, offset, length, data_for):
         buf.close()
 
 
-def _sha(dev, offset, length):
+def _digest(dev, offset, length, algorithm='sha256'):
     if not length:
         length = _size(dev) - offset
-    digest = hashlib.sha256()
+    digest = hashlib.new(algorithm)
     fd = _open(dev, False)
     buf = mmap.mmap(-1, CHUNK)
     try:
@@ -96,7 +99,7 @@ def _sha(dev, offset, length):
 def _read(dev, offset, length):
     started = time.monotonic()
     try:
-        _sha(dev, offset, length)
+        _digest(dev, offset, length, 'md5')  # the cheapest whole read; the digest is not kept
     except OSError as exc:
         return {'ok': False, 'error': os.strerror(exc.errno) if exc.errno else str(exc),
                 'seconds': time.monotonic() - started}
@@ -182,7 +185,9 @@ def main(steps):
                     break
             results.append({'op': op, 'passes': passes})
         elif op == 'sha':
-            results.append({'op': op, 'sha256': _sha(step['dev'], step.get('offset', 0), step.get('length', 0))})
+            results.append({'op': op, 'sha256': _digest(step['dev'], step.get('offset', 0), step.get('length', 0))})
+        elif op == 'md5':
+            results.append({'op': op, 'md5': _digest(step['dev'], step.get('offset', 0), step.get('length', 0), 'md5')})
         elif op == 'read':
             results.append(dict(_read(step['dev'], step.get('offset', 0), step['length']), op=op))
         elif op == 'verity_hash':
