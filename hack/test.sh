@@ -37,9 +37,14 @@ if [ -n "$lab_stage" ]; then
     mkdir -p "$lab_dir"
     log=$lab_dir/make-$lab_stage.log
     echo "make test [$(elapsed)]: $lab_stage runs in the background from now; its log: $log (followed at the end)"
-    LAB_TEST_INSTALL=0 make --no-print-directory "$lab_stage" >"$log" 2>&1 &
+    # a process group of its own (set -m), so that an interrupted make test stops all of it: make,
+    # lab-test.sh (which tears its guests down on TERM) and its pytest runs; stdin from /dev/null
+    # (with job control bash no longer does it, and a read from the terminal would stop the job)
+    set -m
+    LAB_TEST_INSTALL=0 make --no-print-directory "$lab_stage" </dev/null >"$log" 2>&1 &
     lab_pid=$!
-    trap 'kill -TERM "$lab_pid" 2>/dev/null; wait "$lab_pid"; exit 130' INT TERM
+    set +m
+    trap 'kill -TERM -- "-$lab_pid" 2>/dev/null; wait "$lab_pid"; exit 130' INT TERM
 fi
 
 failed=()
@@ -51,7 +56,10 @@ if [ -n "$lab_pid" ]; then
     echo
     echo "make test [$(elapsed)]: the foreground stages are done (${failed[*]:-all passed}); $lab_stage's log from its start:"
     echo "========== $lab_stage (in the background since the foreground began; $log) =========="
-    tail -n +1 --pid="$lab_pid" -f "$log"
+    # tail in the background and a wait on it: a trap runs at once during wait (not after a
+    # foreground command ends); tail ends with the lab stage (--pid)
+    tail -n +1 --pid="$lab_pid" -f "$log" &
+    wait "$!"
     wait "$lab_pid"
     rc=$?
     trap - INT TERM
