@@ -79,7 +79,10 @@ def problems(source, filename='<source>'):
     """Every shell use or string command line in the source, as 'file:line: what'."""
     tree = ast.parse(source, filename)
     found = []
-    scopes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    scopes = [tree] + functions
+    # the line spans of every function, found once (not once per call: that made the scan quadratic)
+    spans = [(n.lineno, n.end_lineno) for n in functions]
     runner_calls = 0
     for scope in scopes:
         names = _bindings(scope)
@@ -89,7 +92,7 @@ def problems(source, filename='<source>'):
                 if not isinstance(node, ast.Call):
                     continue
                 # each call is looked at from its innermost function only
-                if scope is tree and _inside_function(tree, node):
+                if scope is tree and _inside_function(spans, node):
                     continue
                 where = '%s:%d' % (filename, node.lineno)
                 for keyword in node.keywords:
@@ -112,8 +115,7 @@ def problems(source, filename='<source>'):
     return found, runner_calls
 
 
-def _inside_function(tree, call):
-    spans = [(n.lineno, n.end_lineno) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+def _inside_function(spans, call):
     return any(start <= call.lineno <= end for start, end in spans)
 
 
